@@ -1,0 +1,4 @@
+//! tmp
+pub mod country;
+pub mod mrz;
+pub mod types;
