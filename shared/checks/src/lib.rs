@@ -1,4 +1,5 @@
 //! tmp
+pub mod aamva;
 pub mod country;
 pub mod mrz;
 pub mod types;
