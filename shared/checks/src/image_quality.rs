@@ -1,0 +1,323 @@
+//! Image intake and quality: refuse oversized images before decoding them, decode JPEG and
+//! PNG under allocation limits, then measure resolution, blur, glare and colour.
+//!
+//! The measures run on a greyscale copy downscaled to fit [`ANALYSIS_SIZE`], so their
+//! thresholds do not depend on the camera's resolution and the cost is bounded. Thresholds
+//! live in [`ImageLimits`]; the defaults were calibrated on the crate's own fixtures
+//! (see `tests/calibration.rs` and the README).
+
+use std::io::Cursor;
+
+use image::{DynamicImage, GrayImage, ImageDecoder, ImageFormat, ImageReader, Limits, RgbImage};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// Longest side of the copy the blur/glare/colour measures run on.
+pub const ANALYSIS_SIZE: u32 = 1024;
+
+/// Image limits and quality thresholds (part of the engine `Config`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ImageLimits {
+    /// Largest width × height accepted, read from the header before decoding.
+    pub max_pixels: u64,
+    /// Largest single dimension accepted.
+    pub max_dimension: u32,
+    /// Largest allocation the decoder may make, in bytes.
+    pub max_alloc_bytes: u64,
+    /// Shortest side must be at least this many pixels.
+    pub min_short_side: u32,
+    /// Variance of the Laplacian (on the analysis copy) below which the image is blurry.
+    pub min_sharpness: f64,
+    /// Share of saturated pixels above which there is glare.
+    pub max_glare_fraction: f64,
+    /// A pixel whose channels all lie within this many levels counts as grey.
+    pub greyscale_tolerance: u8,
+    /// Share of grey pixels from which the whole image is a greyscale copy.
+    pub greyscale_fraction: f64,
+}
+
+impl Default for ImageLimits {
+    fn default() -> Self {
+        ImageLimits {
+            max_pixels: 40_000_000,
+            max_dimension: 16_384,
+            max_alloc_bytes: 512 * 1024 * 1024,
+            min_short_side: 600,
+            min_sharpness: 100.0,
+            max_glare_fraction: 0.04,
+            greyscale_tolerance: 6,
+            greyscale_fraction: 0.995,
+        }
+    }
+}
+
+/// Why bytes are not a usable image. `code()` is the stable reason.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ImageError {
+    /// Zero bytes.
+    #[error("empty file")]
+    Empty,
+    /// Not JPEG or PNG by its magic bytes.
+    #[error("not a JPEG or PNG image")]
+    UnsupportedFormat,
+    /// Header dimensions over the pixel cap (decompression bomb or simply too big).
+    #[error("image of {width}x{height} exceeds the pixel limit")]
+    TooLarge {
+        /// Declared width.
+        width: u32,
+        /// Declared height.
+        height: u32,
+    },
+    /// The decoder failed or hit an allocation limit.
+    #[error("image could not be decoded")]
+    Corrupt,
+}
+
+impl ImageError {
+    /// Stable snake_case reason code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ImageError::Empty => "empty_file",
+            ImageError::UnsupportedFormat => "unsupported_format",
+            ImageError::TooLarge { .. } => "image_too_large",
+            ImageError::Corrupt => "corrupt_image",
+        }
+    }
+}
+
+/// What the quality measures found.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QualityReport {
+    /// `jpeg` or `png`.
+    pub format: &'static str,
+    /// Decoded width (after EXIF orientation).
+    pub width: u32,
+    /// Decoded height.
+    pub height: u32,
+    /// Variance of the Laplacian on the analysis copy (higher is sharper).
+    pub sharpness: f64,
+    /// Share of saturated pixels.
+    pub glare_fraction: f64,
+    /// Share of pixels whose channels are equal within tolerance.
+    pub grey_fraction: f64,
+    /// Failed measures: `resolution_too_low`, `image_blurry`, `image_glare`,
+    /// `greyscale_image`. Empty when the image is fine.
+    pub reasons: Vec<&'static str>,
+}
+
+/// A decoded image ready for barcode reading.
+#[derive(Debug, Clone)]
+pub struct DecodedImage {
+    /// Full-resolution greyscale.
+    pub gray: GrayImage,
+    /// Quality measures.
+    pub report: QualityReport,
+}
+
+/// Sniffs JPEG/PNG from magic bytes (the declared content type is not trusted).
+pub fn sniff(bytes: &[u8]) -> Option<ImageFormat> {
+    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some(ImageFormat::Jpeg)
+    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some(ImageFormat::Png)
+    } else {
+        None
+    }
+}
+
+/// Decodes and measures an image. Dimensions are read from the header and checked against
+/// the limits first, so a decompression bomb costs a header parse, not a decode.
+pub fn inspect(bytes: &[u8], limits: &ImageLimits) -> Result<DecodedImage, ImageError> {
+    if bytes.is_empty() {
+        return Err(ImageError::Empty);
+    }
+    let format = sniff(bytes).ok_or(ImageError::UnsupportedFormat)?;
+    let (width, height) = ImageReader::with_format(Cursor::new(bytes), format)
+        .into_dimensions()
+        .map_err(|_| ImageError::Corrupt)?;
+    if width == 0 || height == 0 {
+        return Err(ImageError::Corrupt);
+    }
+    if u64::from(width) * u64::from(height) > limits.max_pixels
+        || width > limits.max_dimension
+        || height > limits.max_dimension
+    {
+        return Err(ImageError::TooLarge { width, height });
+    }
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+    let mut decoder_limits = Limits::default();
+    decoder_limits.max_image_width = Some(limits.max_dimension);
+    decoder_limits.max_image_height = Some(limits.max_dimension);
+    decoder_limits.max_alloc = Some(limits.max_alloc_bytes);
+    reader.limits(decoder_limits);
+    let mut decoder = reader.into_decoder().map_err(|_| ImageError::Corrupt)?;
+    // Phones store portrait shots as landscape pixels plus an EXIF rotation.
+    let orientation = decoder.orientation().ok();
+    let mut img = DynamicImage::from_decoder(decoder).map_err(|_| ImageError::Corrupt)?;
+    if let Some(o) = orientation {
+        img.apply_orientation(o);
+    }
+    let report = measure(&img, format, limits);
+    Ok(DecodedImage {
+        gray: img.to_luma8(),
+        report,
+    })
+}
+
+fn measure(img: &DynamicImage, format: ImageFormat, limits: &ImageLimits) -> QualityReport {
+    let (width, height) = (img.width(), img.height());
+    let small: RgbImage = if width.max(height) > ANALYSIS_SIZE {
+        img.thumbnail(ANALYSIS_SIZE, ANALYSIS_SIZE).to_rgb8()
+    } else {
+        img.to_rgb8()
+    };
+    let gray = DynamicImage::ImageRgb8(small.clone()).to_luma8();
+    let sharpness = laplacian_variance(&gray);
+    let total = (small.width() as usize * small.height() as usize).max(1) as f64;
+    let mut saturated = 0usize;
+    let mut grey = 0usize;
+    let tol = limits.greyscale_tolerance;
+    for p in small.pixels() {
+        let [r, g, b] = p.0;
+        if r >= 250 && g >= 250 && b >= 250 {
+            saturated += 1;
+        }
+        if r.abs_diff(g) <= tol && g.abs_diff(b) <= tol && r.abs_diff(b) <= tol {
+            grey += 1;
+        }
+    }
+    let glare_fraction = saturated as f64 / total;
+    // A decoder that produced a single channel is a greyscale file by construction.
+    let grey_fraction = if img.color().has_color() {
+        grey as f64 / total
+    } else {
+        1.0
+    };
+    let mut reasons = Vec::new();
+    if width.min(height) < limits.min_short_side {
+        reasons.push("resolution_too_low");
+    }
+    if sharpness < limits.min_sharpness {
+        reasons.push("image_blurry");
+    }
+    if glare_fraction > limits.max_glare_fraction {
+        reasons.push("image_glare");
+    }
+    if grey_fraction >= limits.greyscale_fraction {
+        reasons.push("greyscale_image");
+    }
+    QualityReport {
+        format: if format == ImageFormat::Png { "png" } else { "jpeg" },
+        width,
+        height,
+        sharpness: round2(sharpness),
+        glare_fraction: round4(glare_fraction),
+        grey_fraction: round4(grey_fraction),
+        reasons,
+    }
+}
+
+/// Rounded so serialized metadata is short and stable across platforms' float printing.
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+fn round4(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
+
+/// Variance of the 4-neighbour Laplacian over the interior pixels.
+pub fn laplacian_variance(gray: &GrayImage) -> f64 {
+    let (w, h) = (gray.width() as usize, gray.height() as usize);
+    if w < 3 || h < 3 {
+        return 0.0;
+    }
+    let px = gray.as_raw();
+    let at = |x: usize, y: usize| f64::from(px.get(y * w + x).copied().unwrap_or(0));
+    let mut sum = 0.0;
+    let mut sum_sq = 0.0;
+    let mut n = 0.0;
+    for y in 1..h - 1 {
+        for x in 1..w - 1 {
+            let l = at(x - 1, y) + at(x + 1, y) + at(x, y - 1) + at(x, y + 1) - 4.0 * at(x, y);
+            sum += l;
+            sum_sq += l * l;
+            n += 1.0;
+        }
+    }
+    let mean = sum / n;
+    (sum_sq / n - mean * mean).max(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::{ImageBuffer, Rgb};
+
+    fn png(img: &RgbImage) -> Vec<u8> {
+        let mut out = Vec::new();
+        DynamicImage::ImageRgb8(img.clone())
+            .write_to(&mut Cursor::new(&mut out), ImageFormat::Png)
+            .unwrap();
+        out
+    }
+
+    fn checker(w: u32, h: u32) -> RgbImage {
+        ImageBuffer::from_fn(w, h, |x, y| {
+            if (x / 4 + y / 4) % 2 == 0 {
+                Rgb([240, 200, 40])
+            } else {
+                Rgb([30, 90, 160])
+            }
+        })
+    }
+
+    #[test]
+    fn empty_and_garbage_are_refused() {
+        let l = ImageLimits::default();
+        assert_eq!(inspect(&[], &l).unwrap_err().code(), "empty_file");
+        assert_eq!(inspect(b"GIF89a", &l).unwrap_err().code(), "unsupported_format");
+        assert_eq!(inspect(&[0xFF, 0xD8, 0xFF, 0, 1, 2], &l).unwrap_err().code(), "corrupt_image");
+    }
+
+    fn crc32(data: &[u8]) -> u32 {
+        let mut crc = 0xFFFF_FFFFu32;
+        for &b in data {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            }
+        }
+        !crc
+    }
+
+    #[test]
+    fn pixel_cap_applies_before_decoding() {
+        // A valid PNG header claiming 50000 x 50000: refused from the header alone.
+        let mut bytes = png(&checker(8, 8));
+        bytes[16..20].copy_from_slice(&50_000u32.to_be_bytes());
+        bytes[20..24].copy_from_slice(&50_000u32.to_be_bytes());
+        let crc = crc32(&bytes[12..29]);
+        bytes[29..33].copy_from_slice(&crc.to_be_bytes());
+        let l = ImageLimits { max_dimension: 100_000, ..ImageLimits::default() };
+        assert_eq!(
+            inspect(&bytes, &l).unwrap_err(),
+            ImageError::TooLarge { width: 50_000, height: 50_000 }
+        );
+    }
+
+    #[test]
+    fn small_sharp_colour_image_only_fails_resolution() {
+        let d = inspect(&png(&checker(400, 300)), &ImageLimits::default()).unwrap();
+        assert_eq!(d.report.reasons, vec!["resolution_too_low"]);
+        assert!(d.report.sharpness > 1000.0);
+    }
+
+    #[test]
+    fn flat_grey_white_image_is_blurry_glary_grey() {
+        let img: RgbImage = ImageBuffer::from_pixel(800, 700, Rgb([255, 255, 255]));
+        let d = inspect(&png(&img), &ImageLimits::default()).unwrap();
+        assert_eq!(d.report.reasons, vec!["image_blurry", "image_glare", "greyscale_image"]);
+    }
+}
