@@ -1,5 +1,6 @@
 //! tmp
 pub mod aamva;
+pub mod address_doc;
 pub mod barcode;
 pub mod compare;
 pub mod country;
