@@ -1,0 +1,84 @@
+//! Configuration read once per cold start from the environment.
+//!
+//! | variable | meaning | default |
+//! |---|---|---|
+//! | `IDV_TABLE` | the DynamoDB table | `idv` |
+//! | `IDV_CURSOR_SECRET` | HMAC key that signs pagination cursors | required |
+//! | `IDV_SESSION_LIFETIME_SECONDS` | `expires_at` = `started_at` + this, unless given | `86400` |
+//! | `IDV_KEY_CACHE_SECONDS` | how long a warm Lambda trusts a key lookup | `5` |
+//! | `AWS_ENDPOINT_URL_DYNAMODB` | DynamoDB endpoint override (DynamoDB Local) | AWS |
+
+use std::time::Duration;
+
+/// Why the configuration is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A variable is required.
+    #[error("{0} is not set")]
+    Missing(&'static str),
+    /// A variable does not parse.
+    #[error("{0} is not valid")]
+    Invalid(&'static str),
+}
+
+/// The settings every function shares.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The table.
+    pub table: String,
+    /// Key for signing cursors.
+    pub cursor_secret: Vec<u8>,
+    /// Default session lifetime after start.
+    pub session_lifetime: time::Duration,
+    /// How long a key lookup is cached.
+    pub key_cache_ttl: Duration,
+}
+
+fn var(name: &'static str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn seconds(name: &'static str, default: u64) -> Result<u64, ConfigError> {
+    match var(name) {
+        Some(v) => v.parse().map_err(|_| ConfigError::Invalid(name)),
+        None => Ok(default),
+    }
+}
+
+impl Config {
+    /// Reads the environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        let secret = var("IDV_CURSOR_SECRET").ok_or(ConfigError::Missing("IDV_CURSOR_SECRET"))?;
+        if secret.len() < 16 {
+            return Err(ConfigError::Invalid("IDV_CURSOR_SECRET"));
+        }
+        let lifetime = seconds("IDV_SESSION_LIFETIME_SECONDS", 86_400)?;
+        Ok(Config {
+            table: var("IDV_TABLE").unwrap_or_else(|| "idv".to_owned()),
+            cursor_secret: secret.into_bytes(),
+            session_lifetime: time::Duration::seconds(
+                i64::try_from(lifetime).map_err(|_| ConfigError::Invalid("IDV_SESSION_LIFETIME_SECONDS"))?,
+            ),
+            key_cache_ttl: Duration::from_secs(seconds("IDV_KEY_CACHE_SECONDS", 5)?),
+        })
+    }
+}
+
+/// Builds the DynamoDB client from the standard AWS configuration chain (region,
+/// credentials, `AWS_ENDPOINT_URL_DYNAMODB`). Call once per cold start.
+pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
+    let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    aws_sdk_dynamodb::Client::new(&shared)
+}
+
+/// Installs JSON logging (CloudWatch-friendly, no ANSI colours). `RUST_LOG` filters.
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_current_span(true)
+        .with_ansi(false)
+        .try_init();
+}

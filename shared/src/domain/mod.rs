@@ -1,0 +1,12 @@
+//! The domain: ids, values, the session and its state machine, accounts, events.
+//!
+//! Imports nothing from AWS or HTTP. Start with [`session`], the state machine.
+
+pub mod account;
+pub mod auth;
+pub mod applicant;
+pub mod event;
+pub mod ids;
+pub mod session;
+pub mod validation;
+pub mod values;

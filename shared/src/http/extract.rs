@@ -1,0 +1,120 @@
+//! Extractors: the authenticated principal, request bodies, and ids in paths.
+
+use axum::extract::{FromRequestParts, Path};
+use http::request::Parts;
+use serde_json::Value;
+
+use super::error::ApiError;
+use super::middleware::RawBody;
+use crate::domain::auth::{Permission, Principal};
+
+/// The caller, as established by the auth layer.
+pub struct Auth(pub Principal);
+
+impl Auth {
+    /// The principal if it holds `p`, else 403 naming the scope.
+    pub fn require(self, p: Permission) -> Result<Principal, ApiError> {
+        if self.0.can(p) {
+            Ok(self.0)
+        } else {
+            Err(ApiError::Forbidden(p))
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .map(Auth)
+            .ok_or(ApiError::Unauthorized)
+    }
+}
+
+fn media_type_ok(parts: &Parts) -> bool {
+    let Some(ct) = parts.headers.get(http::header::CONTENT_TYPE) else {
+        return false;
+    };
+    let Ok(ct) = ct.to_str() else {
+        return false;
+    };
+    let essence = ct.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    essence == "application/json" || essence == "application/vnd.api+json"
+}
+
+/// The request body as JSON, from `application/json` or `application/vnd.api+json`. The
+/// body was read by the body layer; `lambda_http`'s `payload()` is not used because it
+/// ignores the JSON:API media type.
+pub struct JsonBody(pub Value);
+
+/// Like [`JsonBody`], but an empty body (the seed's `approve`, `expire`, `redact`) is
+/// `None` and needs no Content-Type.
+pub struct OptionalJsonBody(pub Option<Value>);
+
+fn parse_body(parts: &Parts) -> Result<Option<Value>, ApiError> {
+    let bytes = parts
+        .extensions
+        .get::<RawBody>()
+        .map(|b| b.0.clone())
+        .unwrap_or_default();
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    if !media_type_ok(parts) {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|_| ApiError::InvalidJson)
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        match parse_body(parts)? {
+            Some(v) => Ok(JsonBody(v)),
+            None if media_type_ok(parts) || parts.headers.get(http::header::CONTENT_TYPE).is_none() => {
+                Err(ApiError::InvalidJson)
+            }
+            None => Err(ApiError::UnsupportedMediaType),
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for OptionalJsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parse_body(parts).map(OptionalJsonBody)
+    }
+}
+
+/// An id in the path, of a known kind; malformed ids answer 404 like unknown ones.
+pub struct PathId<T>(pub T);
+
+impl<S: Send + Sync, T: std::str::FromStr> FromRequestParts<S> for PathId<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(raw): Path<String> = Path::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::NotFound)?;
+        raw.parse().map(PathId).map_err(|_| ApiError::NotFound)
+    }
+}
+
+/// The raw query string.
+pub struct RawQuery(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for RawQuery {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(RawQuery(parts.uri.query().map(str::to_owned)))
+    }
+}

@@ -1,0 +1,262 @@
+//! The layers every API function runs a request through, outermost first:
+//!
+//! 1. **request id**: the Lambda request id (or a fresh one outside Lambda) goes into the
+//!    logging span, the `X-Request-Id` response header and `meta.request_id` of a 500;
+//! 2. **path**: API Gateway REST puts the stage (`/prod`) or a custom-domain base path in
+//!    front of `/v1/identity/…`; it is stripped here and remembered for links;
+//! 3. **body**: read whole, at most 256 KiB (413 otherwise);
+//! 4. **auth**: `X-Api-Key` → [`Principal`] (401 otherwise);
+//! 5. **idempotency**: replays the first response to a POST with the same `Idempotency-Key`.
+//!
+//! [`app`] assembles them around a function's routes.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::middleware::{from_fn, from_fn_with_state, Next};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use http::{header, HeaderValue, Method, Uri};
+use http_body_util::BodyExt;
+use lambda_http::RequestExt;
+use sha2::{Digest, Sha256};
+use tracing::Instrument;
+
+use super::auth::authenticate;
+use super::error::ApiError;
+use super::AppState;
+use crate::domain::auth::Principal;
+use crate::domain::values::Timestamp;
+use crate::store::idempotency::{Claim, StoredResponse};
+
+/// Largest accepted request body.
+pub const MAX_BODY: usize = 256 * 1024;
+
+tokio::task_local! {
+    static REQUEST_ID: String;
+}
+
+/// The id of the request being served (empty outside a request).
+pub fn current_request_id() -> String {
+    REQUEST_ID.try_with(Clone::clone).unwrap_or_default()
+}
+
+/// What API Gateway put before `/v1/…` (a stage, a base path), so links can keep it.
+#[derive(Debug, Clone, Default)]
+pub struct BasePath(pub String);
+
+/// The request body, read once by [`body_layer`].
+#[derive(Debug, Clone)]
+pub struct RawBody(pub Bytes);
+
+async fn request_id_layer(req: Request, next: Next) -> Response {
+    let id = req
+        .lambda_context_ref()
+        .map(|c| c.request_id.clone())
+        .filter(|id| !id.is_empty())
+        .unwrap_or_else(|| crate::domain::ids::new_ulid(time::OffsetDateTime::now_utc()).to_string());
+    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), route = tracing::field::Empty);
+    let mut response = REQUEST_ID
+        .scope(id.clone(), next.run(req).instrument(span))
+        .await;
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-request-id", v);
+    }
+    response
+}
+
+/// Splits `/prod/v1/identity/…` into (`/prod`, `/v1/identity/…`).
+fn split_base_path(path: &str) -> (&str, &str) {
+    if path.starts_with("/v1/") || path == "/v1" {
+        return ("", path);
+    }
+    match path.find("/v1/identity") {
+        Some(i) => (&path[..i], &path[i..]),
+        None => ("", path),
+    }
+}
+
+async fn path_layer(mut req: Request, next: Next) -> Response {
+    let (base, rest) = split_base_path(req.uri().path());
+    if !base.is_empty() {
+        let base = base.to_owned();
+        let rewritten = match req.uri().query() {
+            Some(q) => format!("{rest}?{q}"),
+            None => rest.to_owned(),
+        };
+        if let Ok(uri) = rewritten.parse::<Uri>() {
+            *req.uri_mut() = uri;
+        }
+        req.extensions_mut().insert(BasePath(base));
+    } else {
+        req.extensions_mut().insert(BasePath::default());
+    }
+    next.run(req).await
+}
+
+async fn body_layer(req: Request, next: Next) -> Response {
+    let (mut parts, body) = req.into_parts();
+    let limited = http_body_util::Limited::new(body, MAX_BODY);
+    let bytes = match limited.collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            return ApiError::PayloadTooLarge.into_response();
+        }
+        Err(_) => return ApiError::InvalidJson.into_response(),
+    };
+    parts.extensions.insert(RawBody(bytes.clone()));
+    next.run(Request::from_parts(parts, Body::from(bytes))).await
+}
+
+async fn auth_layer(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let presented = req
+        .headers()
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .unwrap_or_default()
+        .to_owned();
+    match authenticate(&state, &presented).await {
+        Ok(principal) => {
+            req.extensions_mut().insert(principal);
+            next.run(req).await
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Headers a replay repeats besides the body.
+const REPLAYED_HEADERS: [header::HeaderName; 2] = [header::LOCATION, header::CONTENT_TYPE];
+
+async fn idempotency_layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if req.method() != Method::POST {
+        return next.run(req).await;
+    }
+    let Some(raw_key) = req.headers().get("idempotency-key") else {
+        return next.run(req).await;
+    };
+    let key = match raw_key.to_str() {
+        Ok(k) if (1..=255).contains(&k.len()) => k.to_owned(),
+        _ => {
+            return ApiError::InvalidHeader {
+                header: "Idempotency-Key",
+                detail: "must be 1 to 255 visible ASCII characters".into(),
+            }
+            .into_response()
+        }
+    };
+    let (Some(principal), Some(RawBody(body))) = (
+        req.extensions().get::<Principal>().cloned(),
+        req.extensions().get::<RawBody>().cloned(),
+    ) else {
+        return next.run(req).await;
+    };
+    let key_hash = hex::encode(Sha256::digest(key.as_bytes()));
+    let mut h = Sha256::new();
+    h.update(req.method().as_str().as_bytes());
+    h.update(b"\n");
+    h.update(req.uri().path().as_bytes());
+    h.update(b"\n");
+    h.update(&body);
+    let fingerprint = hex::encode(h.finalize());
+    let tenancy = principal.tenancy.clone();
+    let store = &state.store;
+
+    match store
+        .claim_idempotency(&tenancy, &key_hash, &fingerprint, Timestamp::now())
+        .await
+    {
+        Err(e) => ApiError::from(e).into_response(),
+        Ok(Claim::Existing(record)) => {
+            if record.fingerprint != fingerprint {
+                return ApiError::IdempotencyKeyReused.into_response();
+            }
+            match record.response {
+                Some(stored) => replay(stored),
+                None => ApiError::Conflict.into_response(),
+            }
+        }
+        Ok(Claim::Acquired) => {
+            let response = next.run(req).await;
+            let (parts, body) = response.into_parts();
+            let bytes = match body.collect().await {
+                Ok(c) => c.to_bytes(),
+                Err(e) => return ApiError::internal(std::io::Error::other(e.to_string())).into_response(),
+            };
+            let status = parts.status.as_u16();
+            // Keep final answers; give the key back when a retry could succeed.
+            let retryable = status >= 500 || status == 429 || (status == 409 && is_conflict(&bytes));
+            let outcome = if retryable {
+                store.release_idempotency(&tenancy, &key_hash, &fingerprint).await
+            } else {
+                let stored = StoredResponse {
+                    status,
+                    headers: REPLAYED_HEADERS
+                        .iter()
+                        .filter_map(|h| {
+                            parts.headers.get(h).and_then(|v| v.to_str().ok()).map(|v| (h.to_string(), v.to_owned()))
+                        })
+                        .collect(),
+                    body: String::from_utf8_lossy(&bytes).into_owned(),
+                };
+                store
+                    .complete_idempotency(&tenancy, &key_hash, &fingerprint, stored, Timestamp::now())
+                    .await
+            };
+            if let Err(e) = outcome {
+                // The request itself succeeded; a retry will find the key still leased and
+                // get 409 until the lease ends, never a second execution.
+                tracing::warn!(error = %super::error::chain(&e), "could not record idempotent response");
+            }
+            Response::from_parts(parts, Body::from(bytes))
+        }
+    }
+}
+
+fn is_conflict(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v["errors"][0]["code"].as_str().map(|c| c == "conflict"))
+        .unwrap_or(false)
+}
+
+fn replay(stored: StoredResponse) -> Response {
+    let mut response = Response::new(Body::from(stored.body));
+    *response.status_mut() = http::StatusCode::from_u16(stored.status).unwrap_or(http::StatusCode::OK);
+    for (name, value) in stored.headers {
+        if let (Ok(n), Ok(v)) = (header::HeaderName::try_from(name), HeaderValue::from_str(&value)) {
+            response.headers_mut().insert(n, v);
+        }
+    }
+    response
+        .headers_mut()
+        .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    response
+}
+
+/// Wraps a function's routes in the common layers. The returned router is what both
+/// `lambda_http::run` and the tests serve.
+pub fn app(routes: Router, state: AppState) -> Router {
+    let routes = routes
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .fallback(|| async { ApiError::NotFound });
+    Router::new()
+        .fallback_service(routes)
+        .layer(from_fn_with_state(state.clone(), idempotency_layer))
+        .layer(from_fn_with_state(state, auth_layer))
+        .layer(from_fn(body_layer))
+        .layer(from_fn(path_layer))
+        .layer(from_fn(request_id_layer))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_paths_are_split_off() {
+        assert_eq!(split_base_path("/v1/identity/sessions"), ("", "/v1/identity/sessions"));
+        assert_eq!(split_base_path("/prod/v1/identity/sessions"), ("/prod", "/v1/identity/sessions"));
+        assert_eq!(split_base_path("/kyc/prod/v1/identity/x"), ("/kyc/prod", "/v1/identity/x"));
+        assert_eq!(split_base_path("/other"), ("", "/other"));
+    }
+}

@@ -1,0 +1,94 @@
+//! How sessions, accounts and events look in responses. One function per resource, used
+//! by every endpoint that returns it, so shapes cannot drift apart.
+
+use serde_json::{json, Map, Value};
+
+use super::jsonapi::{resource, to_many, to_one};
+use crate::domain::account::Account;
+use crate::domain::event::Event;
+use crate::domain::session::Session;
+
+fn ts(t: Option<crate::domain::values::Timestamp>) -> Value {
+    t.map_or(Value::Null, |t| Value::String(t.to_string()))
+}
+
+/// A session resource, in the seed's shape.
+pub fn session(s: &Session) -> Value {
+    let mut attrs = Map::new();
+    attrs.insert("status".into(), json!(s.status.as_str()));
+    attrs.insert("creator_type".into(), json!(s.creator.kind));
+    attrs.insert("creator_id".into(), json!(s.creator.id));
+    attrs.insert("entity_type".into(), json!(s.entity_type.as_str()));
+    attrs.extend(s.data.to_json());
+    attrs.insert("behavior_analysis".into(), s.behavior_analysis.clone().unwrap_or(Value::Null));
+    attrs.insert("created_at".into(), json!(s.created_at.to_string()));
+    attrs.insert("updated_at".into(), json!(s.updated_at.to_string()));
+    for (name, value) in [
+        ("started_at", s.started_at),
+        ("expires_at", s.expires_at),
+        ("completed_at", s.completed_at),
+        ("failed_at", s.failed_at),
+        ("marked_for_review_at", s.marked_for_review_at),
+        ("decisioned_at", s.decisioned_at),
+        ("expired_at", s.expired_at),
+        ("redacted_at", s.redacted_at),
+    ] {
+        attrs.insert(name.into(), ts(value));
+    }
+    let relationships = json!({
+        "account": to_one("account", s.account_id.map(|a| a.to_string())),
+        "documents": documents(&s.document_ids),
+        "verifications": to_many("verification", s.verification_ids.iter().map(ToString::to_string)),
+        "session_device": to_one("session_device", s.session_device_id.map(|d| d.to_string())),
+    });
+    resource("session", &s.id.to_string(), Value::Object(attrs), Some(relationships))
+}
+
+/// Document linkage. Document ids do not say their kind, so the kind is stored with them
+/// once documents exist; until then the list is empty.
+fn documents(ids: &[crate::domain::ids::DocumentId]) -> Value {
+    to_many("document", ids.iter().map(ToString::to_string))
+}
+
+/// An account resource with its newest sessions as linkage.
+pub fn account(a: &Account, sessions: &[String], base_path: &str) -> Value {
+    let mut attrs = Map::new();
+    attrs.insert("status".into(), json!(a.status.as_str()));
+    attrs.insert("external_id".into(), json!(a.external_id));
+    attrs.insert("entity_type".into(), json!(a.entity_type.as_str()));
+    attrs.extend(a.data.to_json());
+    attrs.insert("created_at".into(), json!(a.created_at.to_string()));
+    attrs.insert("updated_at".into(), json!(a.updated_at.to_string()));
+    attrs.insert("redacted_at".into(), ts(a.redacted_at));
+    let mut sessions_rel = to_many("session", sessions.iter().cloned());
+    sessions_rel["links"] = json!({
+        "related": format!("{base_path}/v1/identity/sessions?filter[account_id]={}", a.id)
+    });
+    let mut documents_rel = to_many("document", Vec::<String>::new());
+    documents_rel["links"] = json!({
+        "related": format!("{base_path}/v1/identity/documents/idvs?filter[account_id]={}", a.id)
+    });
+    let relationships = json!({"sessions": sessions_rel, "documents": documents_rel});
+    resource("account", &a.id.to_string(), Value::Object(attrs), Some(relationships))
+}
+
+/// An event of a session's log.
+pub fn event(e: &Event) -> Value {
+    let mut data = json!({"from": e.data.from.map(|s| s.as_str()), "to": e.data.to.map(|s| s.as_str())});
+    if let Some(c) = &e.data.comment {
+        data["comment"] = json!(c);
+    }
+    if let Some(f) = &e.data.fields {
+        data["fields"] = json!(f);
+    }
+    json!({
+        "type": "event",
+        "id": e.id.to_string(),
+        "attributes": {
+            "type": e.kind,
+            "actor": {"type": e.actor.kind, "id": e.actor.id},
+            "occurred_at": e.occurred_at.to_string(),
+            "data": data,
+        }
+    })
+}

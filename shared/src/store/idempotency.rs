@@ -1,0 +1,187 @@
+//! Idempotency records: the first response to a POST carrying `Idempotency-Key`, kept for
+//! 24 hours so a retry gets the same answer.
+//!
+//! A request first *claims* its key with a conditional Put (one round trip). If the claim
+//! fails, DynamoDB hands back the existing record in the same response, so telling "replay",
+//! "different body" and "still running" apart costs nothing more. A claim holds a lease: if
+//! the Lambda dies mid-request, the key can be claimed again once the lease ran out.
+
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
+use serde::{Deserialize, Serialize};
+use time::Duration;
+
+use super::items::{envelope, ItemKeys};
+use super::keys;
+use super::{decode, n, s, Store, StoreError};
+use crate::domain::values::{Tenancy, Timestamp};
+
+/// Entity name of idempotency records.
+pub const ENTITY: &str = "idempotency";
+/// How long a response is replayed.
+pub const RETENTION: Duration = Duration::hours(24);
+/// How long a claim protects a request that is still running.
+pub const LEASE: Duration = Duration::seconds(60);
+
+/// A stored response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// Headers worth replaying (`Location`, `Content-Type`).
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: String,
+}
+
+/// An idempotency record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdempotencyRecord {
+    /// SHA-256 of method, path and body: what "the same request" means.
+    pub fingerprint: String,
+    /// The response, once there is one.
+    pub response: Option<StoredResponse>,
+    /// A running request owns the key until then.
+    pub locked_until: Timestamp,
+    /// First seen.
+    pub created_at: Timestamp,
+    /// Seconds since the epoch after which the record is void (also the TTL attribute).
+    pub ttl: i64,
+}
+
+/// The result of a claim.
+#[derive(Debug)]
+pub enum Claim {
+    /// The key is ours; run the request and then [`Store::complete_idempotency`].
+    Acquired,
+    /// Someone used the key before; here is their record.
+    Existing(IdempotencyRecord),
+}
+
+impl Store {
+    /// Claims `key_hash` for a request with `fingerprint`.
+    pub async fn claim_idempotency(
+        &self,
+        tenancy: &Tenancy,
+        key_hash: &str,
+        fingerprint: &str,
+        now: Timestamp,
+    ) -> Result<Claim, StoreError> {
+        let record = IdempotencyRecord {
+            fingerprint: fingerprint.to_owned(),
+            response: None,
+            locked_until: now.add(LEASE),
+            created_at: now,
+            ttl: now.add(RETENTION).unix(),
+        };
+        let item = envelope(
+            ENTITY,
+            ItemKeys {
+                pk: keys::idempotency_pk(tenancy, key_hash),
+                sk: keys::IDEMPOTENCY_SK.to_owned(),
+                indexes: Vec::new(),
+            },
+            &record,
+        )?;
+        // Free if new, past its retention (TTL deletion lags), or abandoned mid-request by
+        // the same request.
+        let result = self
+            .client()
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(item))
+            .condition_expression(
+                "attribute_not_exists(pk) OR #ttl < :now_s \
+                 OR (attribute_type(#response, :null) AND #locked < :now AND #fp = :fp)",
+            )
+            .expression_attribute_names("#ttl", keys::TTL)
+            .expression_attribute_names("#response", "response")
+            .expression_attribute_names("#locked", "locked_until")
+            .expression_attribute_names("#fp", "fingerprint")
+            .expression_attribute_values(":now_s", n(now.unix()))
+            .expression_attribute_values(":now", s(now.to_string()))
+            .expression_attribute_values(":null", s("NULL"))
+            .expression_attribute_values(":fp", s(fingerprint))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Claim::Acquired),
+            Err(SdkError::ServiceError(e)) if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) => {
+                let old = match e.err() {
+                    PutItemError::ConditionalCheckFailedException(c) => c.item().cloned(),
+                    _ => None,
+                };
+                let old = match old {
+                    Some(item) => item,
+                    // Older DynamoDB versions do not return the item; read it.
+                    None => match self
+                        .get_item("reading an idempotency record", keys::idempotency_pk(tenancy, key_hash), keys::IDEMPOTENCY_SK)
+                        .await?
+                    {
+                        Some(item) => item,
+                        None => return Box::pin(self.claim_idempotency(tenancy, key_hash, fingerprint, now)).await,
+                    },
+                };
+                Ok(Claim::Existing(decode("reading an idempotency record", old)?))
+            }
+            Err(e) => Err(super::sdk_error("claiming an idempotency key", e)),
+        }
+    }
+
+    /// Stores the response of a claimed request.
+    pub async fn complete_idempotency(
+        &self,
+        tenancy: &Tenancy,
+        key_hash: &str,
+        fingerprint: &str,
+        response: StoredResponse,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let record = IdempotencyRecord {
+            fingerprint: fingerprint.to_owned(),
+            response: Some(response),
+            locked_until: now,
+            created_at: now,
+            ttl: now.add(RETENTION).unix(),
+        };
+        let item = envelope(
+            ENTITY,
+            ItemKeys {
+                pk: keys::idempotency_pk(tenancy, key_hash),
+                sk: keys::IDEMPOTENCY_SK.to_owned(),
+                indexes: Vec::new(),
+            },
+            &record,
+        )?;
+        self.client()
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(item))
+            .condition_expression("#fp = :fp")
+            .expression_attribute_names("#fp", "fingerprint")
+            .expression_attribute_values(":fp", s(fingerprint))
+            .send()
+            .await
+            .map_err(|e| super::sdk_error("storing an idempotent response", e))?;
+        Ok(())
+    }
+
+    /// Gives up a claim (the request failed in a way worth retrying).
+    pub async fn release_idempotency(&self, tenancy: &Tenancy, key_hash: &str, fingerprint: &str) -> Result<(), StoreError> {
+        self.client()
+            .delete_item()
+            .table_name(self.table())
+            .set_key(Some(Store::key(keys::idempotency_pk(tenancy, key_hash), keys::IDEMPOTENCY_SK)))
+            .condition_expression("#fp = :fp AND attribute_type(#response, :null)")
+            .expression_attribute_names("#fp", "fingerprint")
+            .expression_attribute_names("#response", "response")
+            .expression_attribute_values(":fp", s(fingerprint))
+            .expression_attribute_values(":null", s("NULL"))
+            .send()
+            .await
+            .map_err(|e| super::sdk_error("releasing an idempotency key", e))?;
+        Ok(())
+    }
+}

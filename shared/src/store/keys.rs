@@ -1,0 +1,208 @@
+//! Every partition, sort and index key of the single table, built here and nowhere else.
+//!
+//! The tenant and environment lead every partition key of tenant data (`acme#staging#…`), so
+//! no key built for one scope can ever name an item of another: a foreign id simply does not
+//! exist under the caller's keys. The only keys without a scope are the API-key items, which
+//! are found by the hash of the secret before the scope is known.
+//!
+//! | item | pk | sk | gsi1 (lists) | gsi2 (children / lookups) | gsi3 (by status) |
+//! |---|---|---|---|---|---|
+//! | session | `T#SESSION#id` | `SESSION` | `T#SESSIONS` / pos | `T#ACCOUNT#acc` / `SESSION#pos` | `T#SESSIONS#STATUS#s` / pos |
+//! | session event | `T#SESSION#id` | `EVENT#seq` | | | |
+//! | account | `T#ACCOUNT#id` | `ACCOUNT` | `T#ACCOUNTS` / pos | `T#EXTERNAL_ID#ext` / `ACCOUNT` | `T#ACCOUNTS#STATUS#s` / pos |
+//! | external-id claim | `T#EXTERNAL_ID#ext` | `EXTERNAL_ID` | | | |
+//! | API key | `APIKEY#sha256` | `APIKEY` | `T#APIKEYS` / pos | `APIKEY_ID#key_id` / `APIKEY` | |
+//! | idempotency record | `T#IDEMPOTENCY#sha256` | `IDEMPOTENCY` | | | |
+//!
+//! `T` is `tenant#environment`; `pos` is `created_at#id`, which sorts newest-last as text
+//! because timestamps have a fixed width. gsi4 is reserved for expiry timers.
+
+use crate::domain::ids::{AccountId, ApiKeyId, SessionId};
+use crate::domain::values::{Tenancy, Timestamp};
+
+/// Partition key attribute.
+pub const PK: &str = "pk";
+/// Sort key attribute.
+pub const SK: &str = "sk";
+/// The TTL attribute (seconds since the epoch).
+pub const TTL: &str = "ttl";
+
+/// A global secondary index: its name and key attribute names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Index {
+    /// Index name.
+    pub name: &'static str,
+    /// Partition key attribute.
+    pub pk: &'static str,
+    /// Sort key attribute.
+    pub sk: &'static str,
+}
+
+/// Lists of a resource, newest first.
+pub const GSI1: Index = Index {
+    name: "gsi1",
+    pk: "gsi1pk",
+    sk: "gsi1sk",
+};
+/// Children of an account; unique lookups (external id, key id).
+pub const GSI2: Index = Index {
+    name: "gsi2",
+    pk: "gsi2pk",
+    sk: "gsi2sk",
+};
+/// A resource by status.
+pub const GSI3: Index = Index {
+    name: "gsi3",
+    pk: "gsi3pk",
+    sk: "gsi3sk",
+};
+/// Due timers across tenants (expiry and retention).
+pub const GSI4: Index = Index {
+    name: "gsi4",
+    pk: "gsi4pk",
+    sk: "gsi4sk",
+};
+
+/// All indexes, as the table definition creates them.
+pub const INDEXES: [Index; 4] = [GSI1, GSI2, GSI3, GSI4];
+
+/// The `tenant#environment` prefix of every scoped key.
+pub fn tenancy_prefix(tenancy: &Tenancy) -> String {
+    format!("{}#{}", tenancy.tenant, tenancy.environment)
+}
+
+/// The sort position of a listed item: creation time, then id.
+pub fn position(created_at: Timestamp, id: &impl std::fmt::Display) -> String {
+    format!("{created_at}#{id}")
+}
+
+/// Partition of a session and its events.
+pub fn session_pk(tenancy: &Tenancy, id: SessionId) -> String {
+    format!("{}#SESSION#{id}", tenancy_prefix(tenancy))
+}
+/// Sort key of the session item itself.
+pub const SESSION_SK: &str = "SESSION";
+/// Prefix of event sort keys.
+pub const EVENT_SK_PREFIX: &str = "EVENT#";
+/// Sort key of the event written by session version `seq` (zero-padded so text order is
+/// numeric order).
+pub fn event_sk(seq: u64) -> String {
+    format!("{EVENT_SK_PREFIX}{seq:020}")
+}
+/// gsi1 partition listing every session of a scope.
+pub fn sessions_pk(tenancy: &Tenancy) -> String {
+    format!("{}#SESSIONS", tenancy_prefix(tenancy))
+}
+/// gsi3 partition of the sessions in one status.
+pub fn sessions_by_status_pk(tenancy: &Tenancy, status: &str) -> String {
+    format!("{}#SESSIONS#STATUS#{status}", tenancy_prefix(tenancy))
+}
+/// gsi2 partition of an account's children.
+pub fn account_children_pk(tenancy: &Tenancy, account: AccountId) -> String {
+    format!("{}#ACCOUNT#{account}", tenancy_prefix(tenancy))
+}
+/// Prefix of session sort keys within an account's children.
+pub const CHILD_SESSION_PREFIX: &str = "SESSION#";
+
+/// Partition of an account.
+pub fn account_pk(tenancy: &Tenancy, id: AccountId) -> String {
+    format!("{}#ACCOUNT#{id}", tenancy_prefix(tenancy))
+}
+/// Sort key of the account item.
+pub const ACCOUNT_SK: &str = "ACCOUNT";
+/// gsi1 partition listing every account of a scope.
+pub fn accounts_pk(tenancy: &Tenancy) -> String {
+    format!("{}#ACCOUNTS", tenancy_prefix(tenancy))
+}
+/// gsi3 partition of the accounts in one status.
+pub fn accounts_by_status_pk(tenancy: &Tenancy, status: &str) -> String {
+    format!("{}#ACCOUNTS#STATUS#{status}", tenancy_prefix(tenancy))
+}
+/// Partition of the claim that makes an external id unique; also the account's gsi2 key.
+pub fn external_id_pk(tenancy: &Tenancy, external_id: &str) -> String {
+    format!("{}#EXTERNAL_ID#{external_id}", tenancy_prefix(tenancy))
+}
+/// Sort key of an external-id claim.
+pub const EXTERNAL_ID_SK: &str = "EXTERNAL_ID";
+
+/// Partition of an API key, found by the SHA-256 (hex) of its secret.
+pub fn api_key_pk(secret_sha256_hex: &str) -> String {
+    format!("APIKEY#{secret_sha256_hex}")
+}
+/// Sort key of an API key.
+pub const API_KEY_SK: &str = "APIKEY";
+/// gsi1 partition listing the keys of a scope.
+pub fn api_keys_pk(tenancy: &Tenancy) -> String {
+    format!("{}#APIKEYS", tenancy_prefix(tenancy))
+}
+/// gsi2 partition finding a key by its public id.
+pub fn api_key_id_pk(id: ApiKeyId) -> String {
+    format!("APIKEY_ID#{id}")
+}
+
+/// Partition of an idempotency record (the key is hashed: it is caller-chosen text).
+pub fn idempotency_pk(tenancy: &Tenancy, key_sha256_hex: &str) -> String {
+    format!("{}#IDEMPOTENCY#{key_sha256_hex}", tenancy_prefix(tenancy))
+}
+/// Sort key of an idempotency record.
+pub const IDEMPOTENCY_SK: &str = "IDEMPOTENCY";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::values::{Environment, TenantId};
+
+    fn tenancy(tenant: &str, environment: Environment) -> Tenancy {
+        Tenancy {
+            tenant: TenantId::parse(tenant).expect("tenant"),
+            environment,
+        }
+    }
+
+    #[test]
+    fn scope_leads_every_tenant_key() {
+        let s = tenancy("acme", Environment::Staging);
+        let id = SessionId::parse("sess_01HQ0000000000000000000000").expect("id");
+        let acc = AccountId::parse("acc_01HQ0000000000000000000000").expect("id");
+        for key in [
+            session_pk(&s, id),
+            sessions_pk(&s),
+            sessions_by_status_pk(&s, "created"),
+            account_children_pk(&s, acc),
+            account_pk(&s, acc),
+            accounts_pk(&s),
+            accounts_by_status_pk(&s, "active"),
+            external_id_pk(&s, "user-1"),
+            api_keys_pk(&s),
+            idempotency_pk(&s, "ab"),
+        ] {
+            assert!(key.starts_with("acme#staging#"), "{key}");
+        }
+        assert_eq!(
+            session_pk(&s, id),
+            "acme#staging#SESSION#sess_01HQ0000000000000000000000"
+        );
+    }
+
+    #[test]
+    fn scopes_never_share_a_key() {
+        let a = tenancy("acme", Environment::Staging);
+        let b = tenancy("acme", Environment::Production);
+        let c = tenancy("acme2", Environment::Staging);
+        let id = SessionId::parse("sess_01HQ0000000000000000000000").expect("id");
+        let keys = [session_pk(&a, id), session_pk(&b, id), session_pk(&c, id)];
+        assert_ne!(keys[0], keys[1]);
+        assert_ne!(keys[0], keys[2]);
+        assert_ne!(keys[1], keys[2]);
+    }
+
+    #[test]
+    fn event_keys_sort_numerically_and_positions_by_time() {
+        assert!(event_sk(9) < event_sk(10));
+        assert!(event_sk(99_999) < event_sk(100_000));
+        let early = Timestamp::parse("2025-01-15T10:30:00Z").expect("ts");
+        let late = Timestamp::parse("2025-01-15T10:30:00.001Z").expect("ts");
+        let id = SessionId::parse("sess_01HQ0000000000000000000000").expect("id");
+        assert!(position(early, &id) < position(late, &id));
+    }
+}

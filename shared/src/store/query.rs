@@ -1,0 +1,334 @@
+//! Paginated lists over one or more partitions of the table or an index.
+//!
+//! A list names the partitions that hold its items (one for "all sessions", one per status
+//! for `filter[status]=a,b`) and the sort-key prefix under which each item's *position*
+//! (`created_at#id`, or an event's sequence number) is written. Positions are the same in
+//! every partition, so a cursor is just a position: each partition is queried from it with a
+//! key condition, and the results are merged. No offsets, no scans, and a page costs one
+//! Query per partition (more only when a filter expression discards items).
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, Select};
+
+use super::keys::{Index, PK, SK};
+use super::{s, sdk_error, Item, Store, StoreError};
+
+/// Which way a cursor points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// The page after the cursor (`page[after]`).
+    After,
+    /// The page before the cursor (`page[before]`).
+    Before,
+}
+
+/// What page to fetch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageRequest {
+    /// Items per page (1–100).
+    pub size: usize,
+    /// Where to continue from.
+    pub cursor: Option<(Direction, String)>,
+    /// Whether to count all matching items (`page[total]=true`).
+    pub total: bool,
+}
+
+/// A page of items in their natural order, with where it sits.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    /// The items with their positions.
+    pub items: Vec<(String, T)>,
+    /// More items follow the last one.
+    pub has_next: bool,
+    /// Items precede the first one.
+    pub has_previous: bool,
+    /// All matching items, when asked for.
+    pub total: Option<u64>,
+}
+
+impl<T> Page<T> {
+    /// Converts the items, keeping positions.
+    pub fn try_map<U, E>(self, mut f: impl FnMut(T) -> Result<U, E>) -> Result<Page<U>, E> {
+        let mut items = Vec::with_capacity(self.items.len());
+        for (pos, item) in self.items {
+            items.push((pos, f(item)?));
+        }
+        Ok(Page {
+            items,
+            has_next: self.has_next,
+            has_previous: self.has_previous,
+            total: self.total,
+        })
+    }
+}
+
+/// A filter expression with its own placeholders. Placeholders must not start with `#k_`
+/// or `:k_`, which the key condition uses.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// The expression.
+    pub expression: String,
+    /// `#name` placeholders.
+    pub names: HashMap<String, String>,
+    /// `:value` placeholders.
+    pub values: HashMap<String, AttributeValue>,
+}
+
+impl Filter {
+    /// Both filters must hold.
+    pub fn and(self, other: Filter) -> Filter {
+        if self.expression.is_empty() {
+            return other;
+        }
+        if other.expression.is_empty() {
+            return self;
+        }
+        let mut names = self.names;
+        names.extend(other.names);
+        let mut values = self.values;
+        values.extend(other.values);
+        Filter {
+            expression: format!("({}) AND ({})", self.expression, other.expression),
+            names,
+            values,
+        }
+    }
+}
+
+/// One partition a list reads.
+#[derive(Debug, Clone)]
+pub struct Partition {
+    /// The index, or `None` for the table itself.
+    pub index: Option<Index>,
+    /// The partition key value.
+    pub pk: String,
+    /// The sort-key prefix before each item's position.
+    pub sk_prefix: String,
+    /// A filter for this partition only.
+    pub filter: Option<Filter>,
+}
+
+/// A list: where its items are, in which natural order, within which position range.
+#[derive(Debug, Clone)]
+pub struct ListQuery {
+    /// The partitions to merge.
+    pub partitions: Vec<Partition>,
+    /// Newest first (`false`) or oldest first (`true`, event logs).
+    pub ascending: bool,
+    /// Lowest position, inclusive.
+    pub from: Option<String>,
+    /// Highest position, inclusive (a position *prefix*: everything starting with it is in).
+    pub to: Option<String>,
+    /// A filter for every partition.
+    pub filter: Option<Filter>,
+}
+
+/// Sorts above every character that occurs in positions (timestamps, ids, `#`, digits).
+const HIGH: &str = "~";
+
+impl Store {
+    /// Fetches one page of `query`.
+    pub async fn list(&self, query: &ListQuery, page: &PageRequest) -> Result<Page<Item>, StoreError> {
+        let need = page.size + 1;
+        let reverse = matches!(page.cursor, Some((Direction::Before, _)));
+        // Reading order: the natural order, or its opposite when paging backwards.
+        let read_ascending = query.ascending != reverse;
+        let cursor = page.cursor.as_ref().map(|(_, pos)| pos.as_str());
+
+        let mut merged: Vec<(String, Item)> = Vec::new();
+        for partition in &query.partitions {
+            let (mut lo, mut hi) = bounds(query, partition);
+            if let Some(c) = cursor {
+                let at = format!("{}{c}", partition.sk_prefix);
+                if read_ascending {
+                    lo = lo.max(at);
+                } else {
+                    hi = hi.min(at);
+                }
+            }
+            if lo > hi {
+                continue;
+            }
+            let filter = combine(query.filter.clone(), partition.filter.clone());
+            let mut start: Option<Item> = None;
+            let mut got = 0usize;
+            loop {
+                let mut req = self
+                    .key_condition(partition, &lo, &hi, filter.as_ref())
+                    .scan_index_forward(read_ascending)
+                    .limit(if filter.is_some() { need.max(100) as i32 } else { need as i32 })
+                    .set_exclusive_start_key(start.take());
+                if let Some(index) = partition.index {
+                    req = req.index_name(index.name);
+                }
+                let out = req.send().await.map_err(|e| sdk_error("listing", e))?;
+                for item in out.items.unwrap_or_default() {
+                    let Some(pos) = position_of(&item, partition) else {
+                        continue;
+                    };
+                    if Some(pos.as_str()) == cursor {
+                        continue;
+                    }
+                    merged.push((pos, item));
+                    got += 1;
+                }
+                start = out.last_evaluated_key;
+                if got >= need || start.is_none() {
+                    break;
+                }
+            }
+        }
+        merged.sort_by(|a, b| if read_ascending { a.0.cmp(&b.0) } else { b.0.cmp(&a.0) });
+        merged.dedup_by(|a, b| a.0 == b.0);
+        let has_more = merged.len() > page.size;
+        merged.truncate(page.size);
+        if reverse {
+            merged.reverse();
+        }
+        let (has_next, has_previous) = match page.cursor {
+            None => (has_more, false),
+            Some((Direction::After, _)) => (has_more, true),
+            Some((Direction::Before, _)) => (true, has_more),
+        };
+        let total = if page.total { Some(self.count(query).await?) } else { None };
+        Ok(Page {
+            items: merged,
+            has_next,
+            has_previous,
+            total,
+        })
+    }
+
+    /// Counts every item of `query` (for `page[total]`).
+    async fn count(&self, query: &ListQuery) -> Result<u64, StoreError> {
+        let mut total = 0u64;
+        for partition in &query.partitions {
+            let (lo, hi) = bounds(query, partition);
+            if lo > hi {
+                continue;
+            }
+            let filter = combine(query.filter.clone(), partition.filter.clone());
+            let mut start: Option<Item> = None;
+            loop {
+                let mut req = self
+                    .key_condition(partition, &lo, &hi, filter.as_ref())
+                    .select(Select::Count)
+                    .set_exclusive_start_key(start.take());
+                if let Some(index) = partition.index {
+                    req = req.index_name(index.name);
+                }
+                let out = req.send().await.map_err(|e| sdk_error("counting", e))?;
+                total += u64::try_from(out.count).unwrap_or(0);
+                start = out.last_evaluated_key;
+                if start.is_none() {
+                    break;
+                }
+            }
+        }
+        Ok(total)
+    }
+
+    fn key_condition(
+        &self,
+        partition: &Partition,
+        lo: &str,
+        hi: &str,
+        filter: Option<&Filter>,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        let (pk_attr, sk_attr) = match partition.index {
+            Some(index) => (index.pk, index.sk),
+            None => (PK, SK),
+        };
+        let mut req = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .key_condition_expression("#k_pk = :k_pk AND #k_sk BETWEEN :k_lo AND :k_hi")
+            .expression_attribute_names("#k_pk", pk_attr)
+            .expression_attribute_names("#k_sk", sk_attr)
+            .expression_attribute_values(":k_pk", s(partition.pk.clone()))
+            .expression_attribute_values(":k_lo", s(lo))
+            .expression_attribute_values(":k_hi", s(hi));
+        if let Some(f) = filter {
+            // DynamoDB rejects placeholders the expression does not use, and filters are
+            // assembled from parts that share a vocabulary: pass only what is mentioned.
+            req = req.filter_expression(f.expression.clone());
+            for (k, v) in f.names.iter().filter(|(k, _)| mentions(&f.expression, k)) {
+                req = req.expression_attribute_names(k, v);
+            }
+            for (k, v) in f.values.iter().filter(|(k, _)| mentions(&f.expression, k)) {
+                req = req.expression_attribute_values(k, v.clone());
+            }
+        }
+        req
+    }
+}
+
+/// True if `placeholder` occurs in `expression` as a whole token.
+fn mentions(expression: &str, placeholder: &str) -> bool {
+    expression.match_indices(placeholder).any(|(i, _)| {
+        expression[i + placeholder.len()..]
+            .chars()
+            .next()
+            .is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_'))
+    })
+}
+
+fn combine(a: Option<Filter>, b: Option<Filter>) -> Option<Filter> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.and(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The inclusive sort-key range of a partition for the query's position range.
+fn bounds(query: &ListQuery, partition: &Partition) -> (String, String) {
+    let p = &partition.sk_prefix;
+    let lo = match &query.from {
+        Some(from) => format!("{p}{from}"),
+        None => p.clone(),
+    };
+    let hi = match &query.to {
+        Some(to) => format!("{p}{to}{HIGH}"),
+        None => format!("{p}{HIGH}"),
+    };
+    (lo, hi)
+}
+
+fn position_of(item: &Item, partition: &Partition) -> Option<String> {
+    let sk_attr = partition.index.map_or(SK, |i| i.sk);
+    match item.get(sk_attr) {
+        Some(AttributeValue::S(sk)) => sk.strip_prefix(partition.sk_prefix.as_str()).map(str::to_owned),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mentions_whole_tokens_only() {
+        assert!(mentions("#a = :s1 OR #a = :s10", ":s10"));
+        assert!(mentions("#a = :s1 OR #a = :s10", ":s1"));
+        assert!(!mentions("#a = :s10", ":s1"));
+        assert!(mentions("(#a = :s1)", ":s1"));
+    }
+
+    #[test]
+    fn bounds_cover_whole_days_and_prefixes() {
+        let q = ListQuery {
+            partitions: vec![],
+            ascending: false,
+            from: Some("2025-01-15T00:00:00.000Z".into()),
+            to: Some("2025-01-15T23:59:59.999Z".into()),
+            filter: None,
+        };
+        let p = Partition { index: None, pk: "x".into(), sk_prefix: "SESSION#".into(), filter: None };
+        let (lo, hi) = bounds(&q, &p);
+        let inside = "SESSION#2025-01-15T23:59:59.999Z#sess_01HQ0000000000000000000000";
+        assert!(lo.as_str() <= inside && inside <= hi.as_str());
+        assert!("SESSION#2025-01-16T00:00:00.000Z#sess_" > hi.as_str());
+    }
+}

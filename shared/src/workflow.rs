@@ -1,0 +1,271 @@
+//! Read–decide–write loops over sessions and accounts, shared by every function.
+//!
+//! Each operation reads the session, lets the domain decide the next state, and writes it
+//! conditionally on the status and version it read. When the condition fails DynamoDB hands
+//! back the session as it is now, and the decision is taken again on that: a decision that
+//! raced another one is refused by the state machine (409), not silently applied twice.
+//!
+//! Reads expire overdue sessions on the way ([`load_session`]), so no path ever acts on, or
+//! shows, an overdue session as live.
+
+use aws_sdk_dynamodb::types::TransactWriteItem;
+use time::Duration;
+
+use crate::domain::account::Account;
+use crate::domain::event::{Actor, Event};
+use crate::domain::ids::{AccountId, SessionId};
+use crate::domain::session::{Action, DomainError, Session};
+use crate::domain::values::{Tenancy, Timestamp};
+use crate::store::accounts::AccountWriteError;
+use crate::store::sessions::SessionWriteError;
+use crate::store::{Store, StoreError};
+
+/// How often a write is retried after losing a race before answering `409 conflict`.
+const ATTEMPTS: usize = 8;
+
+/// Why a session operation did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkflowError {
+    /// No such session or account in this tenancy.
+    #[error("not found")]
+    NotFound,
+    /// The state machine refuses the action (or the session is closed for edits).
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    /// Kept losing races; safe to retry.
+    #[error("lost a concurrent write")]
+    Conflict,
+    /// A store failure.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<SessionWriteError> for WorkflowError {
+    fn from(e: SessionWriteError) -> Self {
+        match e {
+            SessionWriteError::Store(e) => WorkflowError::Store(e),
+            // Only create links an account; other writes never see this.
+            SessionWriteError::AccountMissing | SessionWriteError::Stale(_) => WorkflowError::Conflict,
+        }
+    }
+}
+
+/// A change decided on a session.
+pub struct Change {
+    /// The session as it must be written.
+    pub next: Session,
+    /// Events recording it (their `seq` is `next.version`).
+    pub events: Vec<Event>,
+    /// Further writes that must happen atomically with it.
+    pub extra: Vec<TransactWriteItem>,
+}
+
+/// The actor recorded for automatic expiry.
+pub fn expiry_actor() -> Actor {
+    Actor::system("expiry")
+}
+
+/// The automatic expiry of an overdue session, stamped at its deadline so every path that
+/// notices (stream, sweep, read) writes the same `expired_at`.
+pub fn overdue_expiry(session: &Session) -> Option<Change> {
+    let deadline = session.expires_at?;
+    if !session.status.is_expirable() {
+        return None;
+    }
+    let t = session.apply(Action::Expire, deadline, Duration::ZERO).ok()?;
+    let event = Event::transition(&t, expiry_actor(), None);
+    Some(Change {
+        next: t.next,
+        events: vec![event],
+        extra: Vec::new(),
+    })
+}
+
+/// Reads a session; if it is overdue, expires it first (one extra write, only then).
+pub async fn load_session(
+    store: &Store,
+    tenancy: &Tenancy,
+    id: SessionId,
+    now: Timestamp,
+) -> Result<Option<Session>, StoreError> {
+    let mut current = store.get_session(tenancy, id).await?;
+    for _ in 0..ATTEMPTS {
+        let Some(session) = current.take() else {
+            return Ok(None);
+        };
+        if !session.is_overdue(now) {
+            return Ok(Some(session));
+        }
+        let Some(change) = overdue_expiry(&session) else {
+            return Ok(Some(session));
+        };
+        match store
+            .replace_session(tenancy, &session, &change.next, &change.events, Vec::new())
+            .await
+        {
+            Ok(()) => return Ok(Some(change.next)),
+            Err(SessionWriteError::Stale(Some(now_stored))) => current = Some(*now_stored),
+            Err(SessionWriteError::Stale(None)) => current = store.get_session(tenancy, id).await?,
+            Err(SessionWriteError::Store(e)) => return Err(e),
+            Err(SessionWriteError::AccountMissing) => return Ok(Some(session)),
+        }
+    }
+    // Still contended after several attempts: show it as the expiry would leave it.
+    Ok(store
+        .get_session(tenancy, id)
+        .await?
+        .map(|s| overdue_expiry(&s).map_or(s, |c| c.next)))
+}
+
+/// Reads a session (expiring it if overdue), decides a change with `decide`, and writes it
+/// conditionally; on a lost race decides again on the stored state. `decide` returning
+/// `Ok(None)` means nothing to write, and the current session is returned.
+pub async fn modify_session<F>(
+    store: &Store,
+    tenancy: &Tenancy,
+    id: SessionId,
+    now: Timestamp,
+    mut decide: F,
+) -> Result<Session, WorkflowError>
+where
+    F: FnMut(&Session) -> Result<Option<Change>, WorkflowError>,
+{
+    let mut current = load_session(store, tenancy, id, now)
+        .await?
+        .ok_or(WorkflowError::NotFound)?;
+    for _ in 0..ATTEMPTS {
+        let Some(change) = decide(&current)? else {
+            return Ok(current);
+        };
+        match store
+            .replace_session(tenancy, &current, &change.next, &change.events, change.extra)
+            .await
+        {
+            Ok(()) => return Ok(change.next),
+            Err(SessionWriteError::Stale(stored)) => {
+                let stored = match stored {
+                    Some(s) => Some(*s),
+                    None => store.get_session(tenancy, id).await?,
+                };
+                let stored = stored.ok_or(WorkflowError::NotFound)?;
+                current = match overdue_expiry(&stored) {
+                    Some(_) if stored.is_overdue(now) => load_session(store, tenancy, id, now)
+                        .await?
+                        .ok_or(WorkflowError::NotFound)?,
+                    _ => stored,
+                };
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(WorkflowError::Conflict)
+}
+
+/// Applies a state-machine action, recording its event with `actor` (and a reviewer's
+/// `comment` for decisions).
+#[allow(clippy::too_many_arguments)]
+pub async fn transition(
+    store: &Store,
+    tenancy: &Tenancy,
+    id: SessionId,
+    action: Action,
+    actor: &Actor,
+    comment: Option<&str>,
+    now: Timestamp,
+    lifetime: Duration,
+) -> Result<Session, WorkflowError> {
+    modify_session(store, tenancy, id, now, |current| {
+        let t = current.apply(action, now, lifetime)?;
+        let event = Event::transition(&t, actor.clone(), comment.map(str::to_owned));
+        Ok(Some(Change {
+            next: t.next,
+            events: vec![event],
+            extra: Vec::new(),
+        }))
+    })
+    .await
+}
+
+/// Redacts a session: its personal data becomes null (one conditional write with a
+/// `session.redacted` event), then reviewers' comments are stripped from its event log.
+/// Safe to repeat: a second call changes nothing but finishes an interrupted cascade.
+pub async fn redact_session(
+    store: &Store,
+    tenancy: &Tenancy,
+    id: SessionId,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<Session, WorkflowError> {
+    let session = modify_session(store, tenancy, id, now, |current| {
+        let Some(next) = current.redacted(now) else {
+            return Ok(None);
+        };
+        let event = Event::change(&next, "session.redacted", Some(current.status), actor.clone(), None);
+        Ok(Some(Change {
+            next,
+            events: vec![event],
+            extra: Vec::new(),
+        }))
+    })
+    .await?;
+    // After redaction no decision (and so no comment) can be added, so one pass suffices.
+    let events = store.events_with_comments(tenancy, id).await?;
+    for chunk in events.chunks(100) {
+        let mut ops = Vec::with_capacity(chunk.len());
+        for event in chunk {
+            let mut clean = event.clone();
+            clean.data.comment = None;
+            ops.push(store.overwrite_event(tenancy, &clean)?);
+        }
+        store.transact("removing comments", ops).await?;
+    }
+    Ok(session)
+}
+
+/// Redacts an account and, first, every one of its sessions.
+pub async fn redact_account(
+    store: &Store,
+    tenancy: &Tenancy,
+    id: AccountId,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<Account, WorkflowError> {
+    if store.get_account(tenancy, id).await?.is_none() {
+        return Err(WorkflowError::NotFound);
+    }
+    // Sessions first: if this is interrupted, the account is not yet marked redacted and a
+    // retry redoes the cascade.
+    for session in store.account_sessions(tenancy, id).await? {
+        match redact_session(store, tenancy, session.id, actor, now).await {
+            Ok(_) | Err(WorkflowError::NotFound) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    for _ in 0..ATTEMPTS {
+        let current = store
+            .get_account(tenancy, id)
+            .await?
+            .ok_or(WorkflowError::NotFound)?;
+        let Some(next) = current.redacted(now) else {
+            return Ok(current);
+        };
+        match store.replace_account(tenancy, &current, &next).await {
+            Ok(()) => return Ok(next),
+            Err(AccountWriteError::Stale) => continue,
+            Err(AccountWriteError::Store(e)) => return Err(e.into()),
+            Err(AccountWriteError::ExternalIdTaken) => return Err(WorkflowError::Conflict),
+        }
+    }
+    Err(WorkflowError::Conflict)
+}
+
+/// The status a session shows at `now` without writing anything (for lists): an overdue
+/// session shows as expired.
+pub fn as_seen(session: Session, now: Timestamp) -> Session {
+    if session.is_overdue(now) {
+        if let Some(change) = overdue_expiry(&session) {
+            return change.next;
+        }
+    }
+    session
+}
