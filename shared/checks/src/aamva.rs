@@ -408,7 +408,8 @@ pub fn parse(payload: &[u8]) -> Result<Aamva, AamvaError> {
 
 fn split_elements(body: &[u8], element_sep: u8, segment_term: u8) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
-    for raw in body.split(|c| *c == element_sep || *c == segment_term || *c == b'\n' || *c == b'\r') {
+    for raw in body.split(|c| *c == element_sep || *c == segment_term || *c == b'\n' || *c == b'\r')
+    {
         if raw.len() < 3 {
             continue;
         }
@@ -441,11 +442,18 @@ fn read_date(raw: &str, format: DateFormat) -> Option<Date> {
         DateFormat::MonthDayYear => (n(4, 8)?, n(0, 2)?, n(2, 4)?),
         DateFormat::YearMonthDay => (n(0, 4)?, n(4, 6)?, n(6, 8)?),
     };
-    make_date(i32::try_from(y).ok()?, u8::try_from(m).ok()?, u8::try_from(d).ok()?)
+    make_date(
+        i32::try_from(y).ok()?,
+        u8::try_from(m).ok()?,
+        u8::try_from(d).ok()?,
+    )
 }
 
 fn postal_code(raw: &str, country: Option<&str>) -> Option<String> {
-    let compact: String = raw.chars().filter(|c| !c.is_whitespace() && *c != '-').collect();
+    let compact: String = raw
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .collect();
     if compact.is_empty() {
         return None;
     }
@@ -461,7 +469,11 @@ fn postal_code(raw: &str, country: Option<&str>) -> Option<String> {
         }
         (Some("CA"), 6, false) => {
             let (a, b) = compact.split_at(3);
-            Some(format!("{} {}", a.to_ascii_uppercase(), b.to_ascii_uppercase()))
+            Some(format!(
+                "{} {}",
+                a.to_ascii_uppercase(),
+                b.to_ascii_uppercase()
+            ))
         }
         _ => Some(compact),
     }
@@ -536,7 +548,12 @@ fn decode(
             if parts.len() >= 2 {
                 name.last = name.last.or_else(|| parts.first().map(|s| s.to_string()));
                 name.first = name.first.or_else(|| parts.get(1).map(|s| s.to_string()));
-                let middle: Vec<&str> = parts.iter().skip(2).copied().filter(|s| !s.is_empty()).collect();
+                let middle: Vec<&str> = parts
+                    .iter()
+                    .skip(2)
+                    .copied()
+                    .filter(|s| !s.is_empty())
+                    .collect();
                 if name.middle.is_none() && !middle.is_empty() {
                     name.middle = Some(middle.join(" "));
                 }
@@ -655,7 +672,10 @@ mod tests {
         assert_eq!(2 + SAMPLE_DL.len(), 278);
         assert_eq!(p.find("ZVZVA01"), Some(319));
         assert_eq!(p.len(), 319 + 8);
-        assert_eq!(build_payload("636000", 10, 0, &[("DL", SAMPLE_DL), ("ZV", "ZVA01\r")]), p);
+        assert_eq!(
+            build_payload("636000", 10, 0, &[("DL", SAMPLE_DL), ("ZV", "ZVA01\r")]),
+            p
+        );
     }
 
     #[test]
@@ -682,7 +702,10 @@ mod tests {
         assert_eq!(a.address.subdivision.as_deref(), Some("VA"));
         assert_eq!(a.address.postal_code.as_deref(), Some("23269"));
         assert_eq!(a.address.country_code.as_deref(), Some("US"));
-        assert_eq!(a.document_discriminator.as_deref(), Some("2424244747474786102204"));
+        assert_eq!(
+            a.document_discriminator.as_deref(),
+            Some("2424244747474786102204")
+        );
         assert_eq!(a.date_format, DateFormat::MonthDayYear);
         assert_eq!(a.iin_matches_jurisdiction, Some(true));
         assert!(a.field_errors.is_empty());
@@ -703,20 +726,49 @@ mod tests {
             AamvaError::SubfileOutOfBounds { index: 1 }
         );
         let in_header = p.replacen("DL00410278", "DL00100278", 1);
-        assert_eq!(parse_str(&in_header).unwrap_err().code(), "aamva_subfile_out_of_bounds");
+        assert_eq!(
+            parse_str(&in_header).unwrap_err().code(),
+            "aamva_subfile_out_of_bounds"
+        );
         let garbage = p.replacen("DL00410278", "DL0041X278", 1);
-        assert_eq!(parse_str(&garbage).unwrap_err().code(), "aamva_bad_directory");
+        assert_eq!(
+            parse_str(&garbage).unwrap_err().code(),
+            "aamva_bad_directory"
+        );
     }
 
     #[test]
     fn header_errors_are_typed() {
         assert_eq!(parse(b"").unwrap_err().code(), "aamva_truncated");
-        assert_eq!(parse(b"hello world, this is long enough").unwrap_err().code(), "aamva_missing_compliance_indicator");
+        assert_eq!(
+            parse(b"hello world, this is long enough")
+                .unwrap_err()
+                .code(),
+            "aamva_missing_compliance_indicator"
+        );
         let p = annex_d_payload();
-        assert_eq!(parse_str(&p.replacen("ANSI ", "ANSX ", 1)).unwrap_err().code(), "aamva_bad_file_type");
-        assert_eq!(parse_str(&p.replacen("ANSI ", "AAMVA", 1)).unwrap().iin, "636000");
-        assert_eq!(parse_str(&p.replacen("636000", "63600A", 1)).unwrap_err().code(), "aamva_bad_iin");
-        assert_eq!(parse_str(&p.replacen("6360001000", "6360001100", 1)).unwrap_err().code(), "aamva_unsupported_version");
+        assert_eq!(
+            parse_str(&p.replacen("ANSI ", "ANSX ", 1))
+                .unwrap_err()
+                .code(),
+            "aamva_bad_file_type"
+        );
+        assert_eq!(
+            parse_str(&p.replacen("ANSI ", "AAMVA", 1)).unwrap().iin,
+            "636000"
+        );
+        assert_eq!(
+            parse_str(&p.replacen("636000", "63600A", 1))
+                .unwrap_err()
+                .code(),
+            "aamva_bad_iin"
+        );
+        assert_eq!(
+            parse_str(&p.replacen("6360001000", "6360001100", 1))
+                .unwrap_err()
+                .code(),
+            "aamva_unsupported_version"
+        );
         assert_eq!(parse_str(&p[..30]).unwrap_err().code(), "aamva_truncated");
     }
 
@@ -729,7 +781,8 @@ mod tests {
 
     #[test]
     fn canadian_dates_are_ccyymmdd() {
-        let body = "DAQA1234\nDCSTREMBLAY\nDACMARIE\nDBB19860606\nDBA20300101\nDCGCAN\nDAJQC\nDAKH2X1Y4\r";
+        let body =
+            "DAQA1234\nDCSTREMBLAY\nDACMARIE\nDBB19860606\nDBA20300101\nDCGCAN\nDAJQC\nDAKH2X1Y4\r";
         let a = parse_str(&build_payload("604428", 9, 0, &[("DL", body)])).unwrap();
         assert_eq!(a.birth_date, Some(date!(1986 - 06 - 06)));
         assert_eq!(a.date_format, DateFormat::YearMonthDay);

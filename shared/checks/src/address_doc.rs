@@ -52,12 +52,33 @@ pub fn read(bytes: &[u8]) -> Result<AddressDocument, PdfError> {
 }
 
 const ISSUER_WORDS: &[&str] = &[
-    "ENERGY", "ELECTRIC", "POWER", "GAS", "WATER", "UTILIT", "BANK", "CREDIT UNION", "TELECOM",
-    "WIRELESS", "BROADBAND", "MOBILE", "SAVINGS", "TRUST", "FINANCIAL", "COUNCIL", "INSURANCE",
+    "ENERGY",
+    "ELECTRIC",
+    "POWER",
+    "GAS",
+    "WATER",
+    "UTILIT",
+    "BANK",
+    "CREDIT UNION",
+    "TELECOM",
+    "WIRELESS",
+    "BROADBAND",
+    "MOBILE",
+    "SAVINGS",
+    "TRUST",
+    "FINANCIAL",
+    "COUNCIL",
+    "INSURANCE",
 ];
 const DATE_LABELS: &[&str] = &[
-    "STATEMENT DATE", "BILL DATE", "BILLING DATE", "INVOICE DATE", "ISSUE DATE", "DATE OF ISSUE",
-    "ISSUED ON", "DATE",
+    "STATEMENT DATE",
+    "BILL DATE",
+    "BILLING DATE",
+    "INVOICE DATE",
+    "ISSUE DATE",
+    "DATE OF ISSUE",
+    "ISSUED ON",
+    "DATE",
 ];
 const NAME_LABELS: &[&str] = &["ACCOUNT HOLDER", "CUSTOMER NAME", "ACCOUNT NAME", "NAME"];
 const MONTHS: [&str; 12] = [
@@ -73,20 +94,32 @@ pub fn parse_lines(lines: &[String]) -> AddressDocument {
         .is_some_and(|l| ISSUER_WORDS.iter().any(|w| l.contains(w)));
     let all = upper.join("\n");
     let has = |w: &str| all.contains(w);
-    let document_type = if has("STATEMENT") && (has("BANK") || has("BALANCE") || has("ACCOUNT STATEMENT")) {
-        AddressDocumentType::BankStatement
-    } else if ["BILL", "AMOUNT DUE", "KWH", "METER", "ELECTRICITY", "UTILITY", "GAS", "WATER"]
+    let document_type =
+        if has("STATEMENT") && (has("BANK") || has("BALANCE") || has("ACCOUNT STATEMENT")) {
+            AddressDocumentType::BankStatement
+        } else if [
+            "BILL",
+            "AMOUNT DUE",
+            "KWH",
+            "METER",
+            "ELECTRICITY",
+            "UTILITY",
+            "GAS",
+            "WATER",
+        ]
         .iter()
         .any(|w| has(w))
-    {
-        AddressDocumentType::UtilityBill
-    } else {
-        AddressDocumentType::Other
-    };
+        {
+            AddressDocumentType::UtilityBill
+        } else {
+            AddressDocumentType::Other
+        };
 
     let (issue_date, issue_date_label) = find_labelled_date(lines, &upper);
     let (name, name_at) = find_name(lines, &upper);
-    let address = name_at.map(|i| read_address(lines, i + 1)).unwrap_or_default();
+    let address = name_at
+        .map(|i| read_address(lines, i + 1))
+        .unwrap_or_default();
     AddressDocument {
         document_type,
         issuer,
@@ -107,7 +140,9 @@ fn after_label<'a>(upper: &str, line: &'a str, label: &str) -> Option<&'a str> {
     let rest = line.get(label.len()..)?;
     let rest = rest.trim_start();
     // "Date" must be a label, not the start of "Dated …" or "Date range".
-    let rest = rest.strip_prefix(':').or(if label == "DATE" { None } else { Some(rest) })?;
+    let rest = rest
+        .strip_prefix(':')
+        .or(if label == "DATE" { None } else { Some(rest) })?;
     Some(rest.trim())
 }
 
@@ -152,7 +187,11 @@ fn ymd(y: u32, m: u32, d: u32) -> Option<Date> {
     if !(1900..=2999).contains(&y) {
         return None;
     }
-    make_date(i32::try_from(y).ok()?, u8::try_from(m).ok()?, u8::try_from(d).ok()?)
+    make_date(
+        i32::try_from(y).ok()?,
+        u8::try_from(m).ok()?,
+        u8::try_from(d).ok()?,
+    )
 }
 
 /// Parses the first date at the start of `s` (formats in the module docs).
@@ -206,8 +245,14 @@ fn find_name(lines: &[String], upper: &[String]) -> (Option<String>, Option<usiz
             if let Some(rest) = after_label(up, line, label) {
                 if !rest.is_empty() && looks_like_name(rest) {
                     // The address block may follow the label line.
-                    let at = lines.get(i + 1).filter(|l| starts_with_number(l)).map(|_| i);
-                    return (Some(rest.to_string()), at.or_else(|| find_name_block(lines).map(|(_, j)| j)));
+                    let at = lines
+                        .get(i + 1)
+                        .filter(|l| starts_with_number(l))
+                        .map(|_| i);
+                    return (
+                        Some(rest.to_string()),
+                        at.or_else(|| find_name_block(lines).map(|(_, j)| j)),
+                    );
                 }
             }
         }
@@ -236,15 +281,28 @@ fn city_line(line: &str) -> Option<(String, Option<String>, String, Option<&'sta
         let postal = postal.join(" ");
         let is_state = st.len() == 2 && st.chars().all(|c| c.is_ascii_alphabetic());
         if is_state && is_us_zip(&postal) {
-            return Some((city.trim().into(), Some(st.to_ascii_uppercase()), postal, Some("US")));
+            return Some((
+                city.trim().into(),
+                Some(st.to_ascii_uppercase()),
+                postal,
+                Some("US"),
+            ));
         }
         if is_state && is_ca_postal(&postal) {
-            return Some((city.trim().into(), Some(st.to_ascii_uppercase()), postal.to_ascii_uppercase(), Some("CA")));
+            return Some((
+                city.trim().into(),
+                Some(st.to_ascii_uppercase()),
+                postal.to_ascii_uppercase(),
+                Some("CA"),
+            ));
         }
     }
     // "12345 City"
     let (first, rest) = line.split_once(' ')?;
-    if (4..=5).contains(&first.len()) && first.chars().all(|c| c.is_ascii_digit()) && !rest.trim().is_empty() {
+    if (4..=5).contains(&first.len())
+        && first.chars().all(|c| c.is_ascii_digit())
+        && !rest.trim().is_empty()
+    {
         return Some((rest.trim().into(), None, first.into(), None));
     }
     // "City SW1A 1AA"
@@ -264,7 +322,9 @@ fn is_us_zip(p: &str) -> bool {
     (b.len() == 5 && b.iter().all(u8::is_ascii_digit))
         || (b.len() == 10
             && b.get(5) == Some(&b'-')
-            && b.iter().enumerate().all(|(i, c)| i == 5 || c.is_ascii_digit()))
+            && b.iter()
+                .enumerate()
+                .all(|(i, c)| i == 5 || c.is_ascii_digit()))
 }
 
 fn is_ca_postal(p: &str) -> bool {
@@ -290,7 +350,9 @@ fn is_uk_postcode(p: &str) -> bool {
         && out.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
         && inb.len() == 3
         && inb.first().is_some_and(u8::is_ascii_digit)
-        && inb.get(1..).is_some_and(|r| r.iter().all(u8::is_ascii_alphabetic))
+        && inb
+            .get(1..)
+            .is_some_and(|r| r.iter().all(u8::is_ascii_alphabetic))
 }
 
 fn country_from_line(line: &str) -> Option<&'static str> {

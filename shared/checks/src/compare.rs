@@ -75,12 +75,18 @@ fn fold_with(s: &str, special: fn(char) -> Option<&'static str>) -> String {
 
 /// Folded tokens: NFKD without marks, upper case, punctuation as separators.
 pub fn fold_tokens(s: &str) -> Vec<String> {
-    fold_with(s, simple_fold).split_whitespace().map(str::to_string).collect()
+    fold_with(s, simple_fold)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
 }
 
 /// Tokens after ICAO transliteration.
 pub fn icao_tokens(s: &str) -> Vec<String> {
-    fold_with(s, icao_transliterate).split_whitespace().map(str::to_string).collect()
+    fold_with(s, icao_transliterate)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
 }
 
 /// Both token forms of a name part (identical when the text has no special letters).
@@ -141,7 +147,11 @@ pub struct TruncationHints {
 }
 
 /// Compares a session name with a document name (see module docs).
-pub fn compare_names(session: &PersonName, doc: &PersonName, hints: TruncationHints) -> NameComparison {
+pub fn compare_names(
+    session: &PersonName,
+    doc: &PersonName,
+    hints: TruncationHints,
+) -> NameComparison {
     let mut reasons = Vec::new();
     match (session.last.as_deref(), doc.last.as_deref()) {
         (Some(s), Some(d)) => {
@@ -169,7 +179,11 @@ pub fn compare_names(session: &PersonName, doc: &PersonName, hints: TruncationHi
                     continue;
                 }
                 first_ok = true;
-                if middles_agree(s.get(1..).unwrap_or(&[]), d.get(1..).unwrap_or(&[]), hints.given) {
+                if middles_agree(
+                    s.get(1..).unwrap_or(&[]),
+                    d.get(1..).unwrap_or(&[]),
+                    hints.given,
+                ) {
                     middle_ok = true;
                 }
             }
@@ -259,7 +273,10 @@ pub fn address_tokens(s: &str) -> Vec<String> {
 }
 
 fn postal_norm(p: &str) -> String {
-    p.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_uppercase()
+    p.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect::<String>()
+        .to_ascii_uppercase()
 }
 
 /// Result of an address comparison.
@@ -284,7 +301,11 @@ pub fn compare_addresses(session: &Address, doc: &Address) -> AddressComparison 
         let (s, d) = (postal_norm(s), postal_norm(d));
         let us = |p: &str| p.len() >= 5 && p.chars().take(5).all(|c| c.is_ascii_digit());
         // US ZIP+4 against ZIP5: the first five digits decide.
-        let same = if us(&s) && us(&d) { s.get(..5) == d.get(..5) } else { s == d };
+        let same = if us(&s) && us(&d) {
+            s.get(..5) == d.get(..5)
+        } else {
+            s == d
+        };
         if !same {
             reasons.push("postal_code_mismatch");
         }
@@ -312,7 +333,10 @@ pub fn compare_addresses(session: &Address, doc: &Address) -> AddressComparison 
         // House numbers must agree, and the shorter street must be contained in the longer
         // (one side may omit the apartment).
         let numbers = |t: &[String]| -> Vec<String> {
-            t.iter().filter(|x| x.chars().any(|c| c.is_ascii_digit())).cloned().collect()
+            t.iter()
+                .filter(|x| x.chars().any(|c| c.is_ascii_digit()))
+                .cloned()
+                .collect()
         };
         let (sn, dn) = (numbers(&s_street), numbers(&d_street));
         let number_ok = sn.first() == dn.first();
@@ -321,7 +345,10 @@ pub fn compare_addresses(session: &Address, doc: &Address) -> AddressComparison 
         } else {
             (&d_street, &s_street)
         };
-        let words_ok = short.iter().filter(|t| t.as_str() != "APT").all(|t| long.contains(t));
+        let words_ok = short
+            .iter()
+            .filter(|t| t.as_str() != "APT")
+            .all(|t| long.contains(t));
         if !number_ok || !words_ok {
             reasons.push("street_mismatch");
         }
@@ -352,10 +379,16 @@ mod tests {
 
     #[test]
     fn folding_and_transliteration() {
-        assert_eq!(fold_tokens("Jean-Luc O'Brien"), vec!["JEAN", "LUC", "OBRIEN"]);
+        assert_eq!(
+            fold_tokens("Jean-Luc O'Brien"),
+            vec!["JEAN", "LUC", "OBRIEN"]
+        );
         assert_eq!(icao_tokens("Müller"), vec!["MUELLER"]);
         assert_eq!(fold_tokens("Müller"), vec!["MULLER"]);
-        assert_eq!(icao_tokens("Strauß Ørsted Åsa Þór"), vec!["STRAUSS", "OERSTED", "AASA", "THOR"]);
+        assert_eq!(
+            icao_tokens("Strauß Ørsted Åsa Þór"),
+            vec!["STRAUSS", "OERSTED", "AASA", "THOR"]
+        );
         assert!(part_matches("Müller", "MUELLER", false));
         assert!(part_matches("Müller", "MULLER", false));
         assert!(part_matches("José", "JOSE", false));
@@ -368,14 +401,40 @@ mod tests {
         let session = name("Anna Maria", None, "Eriksson");
         assert!(compare_names(&session, &doc, TruncationHints::default()).matched);
         // Middle names optional.
-        assert!(compare_names(&name("Anna", None, "Eriksson"), &doc, TruncationHints::default()).matched);
+        assert!(
+            compare_names(
+                &name("Anna", None, "Eriksson"),
+                &doc,
+                TruncationHints::default()
+            )
+            .matched
+        );
         // Initial.
-        assert!(compare_names(&name("Anna", Some("M."), "Eriksson"), &doc, TruncationHints::default()).matched);
-        let r = compare_names(&name("Anna", Some("Louise"), "Eriksson"), &doc, TruncationHints::default());
+        assert!(
+            compare_names(
+                &name("Anna", Some("M."), "Eriksson"),
+                &doc,
+                TruncationHints::default()
+            )
+            .matched
+        );
+        let r = compare_names(
+            &name("Anna", Some("Louise"), "Eriksson"),
+            &doc,
+            TruncationHints::default(),
+        );
         assert_eq!(r.reasons, vec!["middle_name_mismatch"]);
-        let r = compare_names(&name("Anne", None, "Eriksson"), &doc, TruncationHints::default());
+        let r = compare_names(
+            &name("Anne", None, "Eriksson"),
+            &doc,
+            TruncationHints::default(),
+        );
         assert_eq!(r.reasons, vec!["first_name_mismatch"]);
-        let r = compare_names(&name("Anna", None, "Erikson"), &doc, TruncationHints::default());
+        let r = compare_names(
+            &name("Anna", None, "Erikson"),
+            &doc,
+            TruncationHints::default(),
+        );
         assert_eq!(r.reasons, vec!["last_name_mismatch"]);
     }
 
@@ -384,7 +443,10 @@ mod tests {
         let doc = name("MAXIMILIA", None, "WOLFESCHLEGELSTEINHAUS");
         let session = name("Maximilian", None, "Wolfeschlegelsteinhausen");
         assert!(!compare_names(&session, &doc, TruncationHints::default()).matched);
-        let hints = TruncationHints { last: true, given: true };
+        let hints = TruncationHints {
+            last: true,
+            given: true,
+        };
         assert!(compare_names(&session, &doc, hints).matched);
     }
 
@@ -415,7 +477,10 @@ mod tests {
             ..session.clone()
         };
         let r = compare_addresses(&moved, &doc);
-        assert_eq!(r.reasons, vec!["postal_code_mismatch", "city_mismatch", "street_mismatch"]);
+        assert_eq!(
+            r.reasons,
+            vec!["postal_code_mismatch", "city_mismatch", "street_mismatch"]
+        );
         let r = compare_addresses(&Address::default(), &doc);
         assert_eq!(r.reasons, vec!["address_incomplete"]);
     }

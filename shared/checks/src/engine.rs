@@ -323,7 +323,9 @@ fn detect(file: &InputFile) -> &'static str {
         Some(_) => "jpeg",
         None if pdf_text::looks_like_pdf(b) => "pdf",
         None if !b.is_empty()
-            && (file.content_type.starts_with("text/") || b.iter().all(|c| c.is_ascii_graphic() || c.is_ascii_whitespace())) =>
+            && (file.content_type.starts_with("text/")
+                || b.iter()
+                    .all(|c| c.is_ascii_graphic() || c.is_ascii_whitespace())) =>
         {
             "text"
         }
@@ -351,7 +353,11 @@ pub fn extract_idv(files: &[InputFile], cfg: &Config) -> IdvExtraction {
     };
     let mut mrz_texts: Vec<(String, &'static str)> = Vec::new();
     for (index, file) in files.iter().enumerate() {
-        let detected = if file.bytes.is_empty() { "unknown" } else { detect(file) };
+        let detected = if file.bytes.is_empty() {
+            "unknown"
+        } else {
+            detect(file)
+        };
         let mut report = FileReport {
             index,
             detected,
@@ -462,7 +468,11 @@ pub fn document_fingerprint(secret: &[u8], ext: &IdvExtraction) -> Option<[u8; 3
         (
             b.country.clone().unwrap_or_default(),
             Some(b.document_type),
-            format!("{}:{}", b.address.subdivision.as_deref().unwrap_or(""), b.number.clone().unwrap_or_default()),
+            format!(
+                "{}:{}",
+                b.address.subdivision.as_deref().unwrap_or(""),
+                b.number.clone().unwrap_or_default()
+            ),
         )
     } else {
         return None;
@@ -492,8 +502,18 @@ struct Checks<'a> {
 }
 
 impl Checks<'_> {
-    fn add(&mut self, name: &'static str, status: CheckStatus, reasons: Vec<&'static str>, metadata: Value) {
-        let metadata = if metadata.is_object() { metadata } else { json!({}) };
+    fn add(
+        &mut self,
+        name: &'static str,
+        status: CheckStatus,
+        reasons: Vec<&'static str>,
+        metadata: Value,
+    ) {
+        let metadata = if metadata.is_object() {
+            metadata
+        } else {
+            json!({})
+        };
         self.list.push(Check {
             name,
             status,
@@ -504,7 +524,11 @@ impl Checks<'_> {
     }
 
     fn verdict(&mut self, name: &'static str, reasons: Vec<&'static str>, metadata: Value) {
-        let status = if reasons.is_empty() { CheckStatus::Passed } else { CheckStatus::Failed };
+        let status = if reasons.is_empty() {
+            CheckStatus::Passed
+        } else {
+            CheckStatus::Failed
+        };
         self.add(name, status, reasons, metadata);
     }
 
@@ -513,7 +537,9 @@ impl Checks<'_> {
     }
 
     fn failed(&self, name: &str) -> bool {
-        self.list.iter().any(|c| c.name == name && c.status == CheckStatus::Failed)
+        self.list
+            .iter()
+            .any(|c| c.name == name && c.status == CheckStatus::Failed)
     }
 
     /// Applies the status rule; `retry_checks` are the readability checks.
@@ -581,7 +607,10 @@ fn mrz_name(m: &Mrz) -> PersonName {
 pub fn evaluate_idv(ext: &IdvExtraction, ctx: &Context) -> Outcome {
     let on = ctx.evaluated_on;
     let cfg = ctx.config;
-    let mut checks = Checks { config: cfg, list: Vec::new() };
+    let mut checks = Checks {
+        config: cfg,
+        list: Vec::new(),
+    };
     // Re-read the MRZ so its two-digit years follow the evaluation date.
     let mrz: Option<Mrz> = ext
         .mrz_text
@@ -687,7 +716,11 @@ pub fn evaluate_idv(ext: &IdvExtraction, ctx: &Context) -> Outcome {
     // document_not_expired
     match doc.expiration_date {
         Some(exp) => {
-            let reasons = if exp < on { vec!["document_expired"] } else { Vec::new() };
+            let reasons = if exp < on {
+                vec!["document_expired"]
+            } else {
+                Vec::new()
+            };
             checks.verdict(
                 "document_not_expired",
                 reasons,
@@ -738,8 +771,16 @@ pub fn evaluate_idv(ext: &IdvExtraction, ctx: &Context) -> Outcome {
     match birth {
         Some(b) => {
             let age = age_on(b, on);
-            let r = if age < i32::from(cfg.min_age) { vec!["under_minimum_age"] } else { Vec::new() };
-            checks.verdict("minimum_age", r, json!({ "min_age": cfg.min_age, "age": age }));
+            let r = if age < i32::from(cfg.min_age) {
+                vec!["under_minimum_age"]
+            } else {
+                Vec::new()
+            };
+            checks.verdict(
+                "minimum_age",
+                r,
+                json!({ "min_age": cfg.min_age, "age": age }),
+            );
         }
         None => checks.na("minimum_age", json!({ "min_age": cfg.min_age })),
     }
@@ -753,9 +794,17 @@ pub fn evaluate_idv(ext: &IdvExtraction, ctx: &Context) -> Outcome {
     // duplicate_document
     match ctx.duplicate {
         DuplicateEvidence::NotChecked => checks.na("duplicate_document", json!({})),
-        DuplicateEvidence::Unique => checks.verdict("duplicate_document", Vec::new(), json!({ "other_sessions": 0 })),
+        DuplicateEvidence::Unique => checks.verdict(
+            "duplicate_document",
+            Vec::new(),
+            json!({ "other_sessions": 0 }),
+        ),
         DuplicateEvidence::SeenElsewhere { count } => {
-            let r = if count > 0 { vec!["document_seen_in_other_sessions"] } else { Vec::new() };
+            let r = if count > 0 {
+                vec!["document_seen_in_other_sessions"]
+            } else {
+                Vec::new()
+            };
             checks.verdict("duplicate_document", r, json!({ "other_sessions": count }));
         }
     }
@@ -764,8 +813,16 @@ pub fn evaluate_idv(ext: &IdvExtraction, ctx: &Context) -> Outcome {
     match (&cfg.allowed_countries, &doc.issuing_country_code) {
         (Some(list), Some(country)) => {
             let allowed: Vec<String> = list.iter().filter_map(|c| normalize_country(c)).collect();
-            let r = if allowed.contains(country) { Vec::new() } else { vec!["country_not_allowed"] };
-            checks.verdict("country_allowed", r, json!({ "issuing_country_code": country, "allowed": allowed }));
+            let r = if allowed.contains(country) {
+                Vec::new()
+            } else {
+                vec!["country_not_allowed"]
+            };
+            checks.verdict(
+                "country_allowed",
+                r,
+                json!({ "issuing_country_code": country, "allowed": allowed }),
+            );
         }
         _ => checks.na("country_allowed", json!({})),
     }
@@ -788,12 +845,18 @@ fn merge(mrz: Option<&Mrz>, bc: Option<&Aamva>) -> IdvExtracted {
     IdvExtracted {
         person: ExtractedPerson {
             name,
-            birth_date: mrz.and_then(|m| m.birth_date).or_else(|| bc.and_then(|b| b.birth_date)),
+            birth_date: mrz
+                .and_then(|m| m.birth_date)
+                .or_else(|| bc.and_then(|b| b.birth_date)),
             sex: mrz.and_then(|m| m.sex).or_else(|| bc.and_then(|b| b.sex)),
-            nationality: mrz.and_then(|m| alpha3_to_alpha2(&m.nationality)).map(str::to_string),
+            nationality: mrz
+                .and_then(|m| alpha3_to_alpha2(&m.nationality))
+                .map(str::to_string),
         },
         document: ExtractedDocument {
-            document_type: mrz.and_then(Mrz::document_type).or_else(|| bc.map(|b| b.document_type)),
+            document_type: mrz
+                .and_then(Mrz::document_type)
+                .or_else(|| bc.map(|b| b.document_type)),
             number: mrz
                 .map(|m| m.document_number.clone())
                 .or_else(|| bc.and_then(|b| b.number.clone())),
@@ -801,7 +864,9 @@ fn merge(mrz: Option<&Mrz>, bc: Option<&Aamva>) -> IdvExtracted {
                 .and_then(|m| alpha3_to_alpha2(&m.issuing_state).map(str::to_string))
                 .or_else(|| bc.and_then(|b| b.country.clone())),
             issue_date: bc.and_then(|b| b.issue_date),
-            expiration_date: mrz.and_then(|m| m.expiry_date).or_else(|| bc.and_then(|b| b.expiry_date)),
+            expiration_date: mrz
+                .and_then(|m| m.expiry_date)
+                .or_else(|| bc.and_then(|b| b.expiry_date)),
         },
         address: bc.map(|b| b.address.clone()).filter(|a| !a.is_empty()),
     }
@@ -826,7 +891,10 @@ fn data_consistency(checks: &mut Checks, mrz: Option<&Mrz>, bc: Option<&Aamva>, 
     if let Some(t) = ctx.declared_type {
         types.push(("declared", t));
     }
-    if types.windows(2).any(|w| w.first().map(|x| x.1) != w.get(1).map(|x| x.1)) {
+    if types
+        .windows(2)
+        .any(|w| w.first().map(|x| x.1) != w.get(1).map(|x| x.1))
+    {
         r.push("document_type_mismatch");
     }
     let mut countries: Vec<(&str, String)> = Vec::new();
@@ -837,26 +905,41 @@ fn data_consistency(checks: &mut Checks, mrz: Option<&Mrz>, bc: Option<&Aamva>, 
         countries.push(("barcode", c));
     }
     if let Some(c) = ctx.declared_country.as_deref() {
-        countries.push(("declared", normalize_country(c).unwrap_or_else(|| c.to_ascii_uppercase())));
+        countries.push((
+            "declared",
+            normalize_country(c).unwrap_or_else(|| c.to_ascii_uppercase()),
+        ));
     }
-    if countries.windows(2).any(|w| w.first().map(|x| &x.1) != w.get(1).map(|x| &x.1)) {
+    if countries
+        .windows(2)
+        .any(|w| w.first().map(|x| &x.1) != w.get(1).map(|x| &x.1))
+    {
         r.push("issuing_country_mismatch");
     }
     if let (Some(m), Some(b)) = (mrz, bc) {
-        let norm = |s: &str| s.chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_ascii_uppercase();
+        let norm = |s: &str| {
+            s.chars()
+                .filter(char::is_ascii_alphanumeric)
+                .collect::<String>()
+                .to_ascii_uppercase()
+        };
         if b.number.as_deref().map(norm) != Some(norm(&m.document_number)) {
             r.push("document_number_mismatch");
         }
         if m.birth_date.is_some() && b.birth_date.is_some() && m.birth_date != b.birth_date {
             r.push("birth_date_mismatch");
         }
-        let hints = TruncationHints { last: true, given: true };
+        let hints = TruncationHints {
+            last: true,
+            given: true,
+        };
         if !compare_names(&b.name, &mrz_name(m), hints).matched {
             r.push("name_mismatch");
         }
     }
     let types_json: BTreeMap<&str, &str> = types.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let countries_json: BTreeMap<&str, &str> = countries.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let countries_json: BTreeMap<&str, &str> =
+        countries.iter().map(|(k, v)| (*k, v.as_str())).collect();
     checks.verdict(
         "data_consistency",
         r,
@@ -882,7 +965,10 @@ fn session_comparison(
         if doc_name.last.is_some() {
             compared.push("name");
             let hints = match (mrz, bc) {
-                (Some(m), _) => TruncationHints { last: m.name_truncated, given: m.name_truncated },
+                (Some(m), _) => TruncationHints {
+                    last: m.name_truncated,
+                    given: m.name_truncated,
+                },
                 (None, Some(b)) => TruncationHints {
                     last: b.truncation.family,
                     given: b.truncation.first || b.truncation.middle,
@@ -913,9 +999,16 @@ fn session_comparison(
 /// Phase 1 for proof-of-address documents: reads the first PDF with a text layer.
 /// Images are reported (quality measured) but carry no text layer: this crate does no OCR.
 pub fn extract_address(files: &[InputFile], cfg: &Config) -> AddressExtraction {
-    let mut out = AddressExtraction { files: Vec::new(), document: None };
+    let mut out = AddressExtraction {
+        files: Vec::new(),
+        document: None,
+    };
     for (index, file) in files.iter().enumerate() {
-        let detected = if file.bytes.is_empty() { "unknown" } else { detect(file) };
+        let detected = if file.bytes.is_empty() {
+            "unknown"
+        } else {
+            detect(file)
+        };
         let mut report = FileReport {
             index,
             detected,
@@ -941,7 +1034,11 @@ pub fn extract_address(files: &[InputFile], cfg: &Config) -> AddressExtraction {
                 Err(e) => report.error = Some(e.code()),
             },
             _ => {
-                report.error = Some(if file.bytes.is_empty() { "empty_file" } else { "unsupported_format" })
+                report.error = Some(if file.bytes.is_empty() {
+                    "empty_file"
+                } else {
+                    "unsupported_format"
+                })
             }
         }
         out.files.push(report);
@@ -953,7 +1050,10 @@ pub fn extract_address(files: &[InputFile], cfg: &Config) -> AddressExtraction {
 pub fn evaluate_address(ext: &AddressExtraction, ctx: &AddressContext) -> Outcome {
     let cfg = ctx.config;
     let on = ctx.evaluated_on;
-    let mut checks = Checks { config: cfg, list: Vec::new() };
+    let mut checks = Checks {
+        config: cfg,
+        list: Vec::new(),
+    };
     let doc = ext.document.as_ref();
 
     // document_readable
@@ -1031,7 +1131,11 @@ pub fn evaluate_address(ext: &AddressExtraction, ctx: &AddressContext) -> Outcom
     match (doc, session_address) {
         (Some(d), Some(a)) => {
             let cmp = compare_addresses(a, &d.address);
-            checks.verdict("address_comparison", cmp.reasons.clone(), json!({ "compared": cmp.compared }));
+            checks.verdict(
+                "address_comparison",
+                cmp.reasons.clone(),
+                json!({ "compared": cmp.compared }),
+            );
         }
         _ => checks.na("address_comparison", json!({})),
     }
@@ -1054,11 +1158,19 @@ pub fn evaluate_address(ext: &AddressExtraction, ctx: &AddressContext) -> Outcom
 fn split_free_name(s: &str) -> PersonName {
     let words: Vec<&str> = s
         .split_whitespace()
-        .filter(|w| !matches!(w.to_ascii_uppercase().trim_end_matches('.'), "MR" | "MRS" | "MS" | "MISS" | "DR" | "MX"))
+        .filter(|w| {
+            !matches!(
+                w.to_ascii_uppercase().trim_end_matches('.'),
+                "MR" | "MRS" | "MS" | "MISS" | "DR" | "MX"
+            )
+        })
         .collect();
     match words.as_slice() {
         [] => PersonName::default(),
-        [one] => PersonName { last: Some((*one).to_string()), ..PersonName::default() },
+        [one] => PersonName {
+            last: Some((*one).to_string()),
+            ..PersonName::default()
+        },
         [first, middle @ .., last] => PersonName {
             first: Some((*first).to_string()),
             middle: (!middle.is_empty()).then(|| middle.join(" ")),

@@ -208,7 +208,11 @@ fn measure(img: &DynamicImage, format: ImageFormat, limits: &ImageLimits) -> Qua
         reasons.push("greyscale_image");
     }
     QualityReport {
-        format: if format == ImageFormat::Png { "png" } else { "jpeg" },
+        format: if format == ImageFormat::Png {
+            "png"
+        } else {
+            "jpeg"
+        },
         width,
         height,
         sharpness: round2(sharpness),
@@ -277,8 +281,16 @@ mod tests {
     fn empty_and_garbage_are_refused() {
         let l = ImageLimits::default();
         assert_eq!(inspect(&[], &l).unwrap_err().code(), "empty_file");
-        assert_eq!(inspect(b"GIF89a", &l).unwrap_err().code(), "unsupported_format");
-        assert_eq!(inspect(&[0xFF, 0xD8, 0xFF, 0, 1, 2], &l).unwrap_err().code(), "corrupt_image");
+        assert_eq!(
+            inspect(b"GIF89a", &l).unwrap_err().code(),
+            "unsupported_format"
+        );
+        assert_eq!(
+            inspect(&[0xFF, 0xD8, 0xFF, 0, 1, 2], &l)
+                .unwrap_err()
+                .code(),
+            "corrupt_image"
+        );
     }
 
     fn crc32(data: &[u8]) -> u32 {
@@ -286,7 +298,11 @@ mod tests {
         for &b in data {
             crc ^= u32::from(b);
             for _ in 0..8 {
-                crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+                crc = if crc & 1 != 0 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
             }
         }
         !crc
@@ -300,10 +316,16 @@ mod tests {
         bytes[20..24].copy_from_slice(&50_000u32.to_be_bytes());
         let crc = crc32(&bytes[12..29]);
         bytes[29..33].copy_from_slice(&crc.to_be_bytes());
-        let l = ImageLimits { max_dimension: 100_000, ..ImageLimits::default() };
+        let l = ImageLimits {
+            max_dimension: 100_000,
+            ..ImageLimits::default()
+        };
         assert_eq!(
             inspect(&bytes, &l).unwrap_err(),
-            ImageError::TooLarge { width: 50_000, height: 50_000 }
+            ImageError::TooLarge {
+                width: 50_000,
+                height: 50_000
+            }
         );
     }
 
@@ -318,6 +340,9 @@ mod tests {
     fn flat_grey_white_image_is_blurry_glary_grey() {
         let img: RgbImage = ImageBuffer::from_pixel(800, 700, Rgb([255, 255, 255]));
         let d = inspect(&png(&img), &ImageLimits::default()).unwrap();
-        assert_eq!(d.report.reasons, vec!["image_blurry", "image_glare", "greyscale_image"]);
+        assert_eq!(
+            d.report.reasons,
+            vec!["image_blurry", "image_glare", "greyscale_image"]
+        );
     }
 }

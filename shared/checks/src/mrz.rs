@@ -240,11 +240,7 @@ struct FieldCheck {
 }
 
 /// Reads a check-digit character, repairing a letter misread for a digit.
-fn read_check_char(
-    c: u8,
-    field: &'static str,
-    allow_filler: bool,
-) -> Option<(u8, Option<Repair>)> {
+fn read_check_char(c: u8, field: &'static str, allow_filler: bool) -> Option<(u8, Option<Repair>)> {
     match c {
         b'0'..=b'9' => Some((c - b'0', None)),
         b'<' if allow_filler => Some((0, None)),
@@ -342,7 +338,12 @@ fn check_field(
                 }
             }
             if digits_of(&cand) == Some(expected) {
-                winners.push(combo.iter().filter_map(|p| positions.get(*p).copied()).collect());
+                winners.push(
+                    combo
+                        .iter()
+                        .filter_map(|p| positions.get(*p).copied())
+                        .collect(),
+                );
             }
         });
         match winners.as_slice() {
@@ -442,7 +443,9 @@ pub fn parse(text: &str, evaluated_on: Date) -> Result<Mrz, MrzError> {
                 expected: width,
             });
         }
-        if let Some(position) = l.chars().position(|c| !matches!(c, 'A'..='Z' | '0'..='9' | '<'))
+        if let Some(position) = l
+            .chars()
+            .position(|c| !matches!(c, 'A'..='Z' | '0'..='9' | '<'))
         {
             return Err(MrzError::BadAlphabet {
                 line: i + 1,
@@ -469,7 +472,9 @@ fn at(row: &[u8], i: usize) -> u8 {
 }
 
 fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).trim_end_matches('<').to_string()
+    String::from_utf8_lossy(bytes)
+        .trim_end_matches('<')
+        .to_string()
 }
 
 /// Human text of a name component: `<` to spaces, runs collapsed.
@@ -508,7 +513,11 @@ fn yymmdd(raw: &[u8]) -> Option<(i32, u8, u8)> {
         return None;
     }
     let n = |i: usize| i32::from(raw.get(i).copied().unwrap_or(b'0') - b'0');
-    Some((n(0) * 10 + n(1), (n(2) * 10 + n(3)) as u8, (n(4) * 10 + n(5)) as u8))
+    Some((
+        n(0) * 10 + n(1),
+        (n(2) * 10 + n(3)) as u8,
+        (n(4) * 10 + n(5)) as u8,
+    ))
 }
 
 /// Birth-date century rule: `YY` after this year's two digits → 1900s.
@@ -516,14 +525,22 @@ pub fn birth_date(raw: &[u8], evaluated_on: Date) -> Option<Date> {
     let (yy, m, d) = yymmdd(raw)?;
     let this_yy = evaluated_on.year().rem_euclid(100);
     let century = evaluated_on.year() - this_yy;
-    let year = if yy > this_yy { century - 100 + yy } else { century + yy };
+    let year = if yy > this_yy {
+        century - 100 + yy
+    } else {
+        century + yy
+    };
     make_date(year, m, d)
 }
 
 /// Expiry-date century rule: `20YY`, or `19YY` when `20YY` is over 50 years ahead.
 pub fn expiry_date(raw: &[u8], evaluated_on: Date) -> Option<Date> {
     let (yy, m, d) = yymmdd(raw)?;
-    let year = if 2000 + yy > evaluated_on.year() + 50 { 1900 + yy } else { 2000 + yy };
+    let year = if 2000 + yy > evaluated_on.year() + 50 {
+        1900 + yy
+    } else {
+        2000 + yy
+    };
     make_date(year, m, d)
 }
 
@@ -589,8 +606,8 @@ impl Collector {
 
     fn composite(&mut self, data: &[u8], cd: u8) {
         let expected = read_check_char(cd, "composite_check_digit", false).map(|(d, _)| d);
-        let passed = expected.is_some()
-            && std::str::from_utf8(data).ok().and_then(check_digit) == expected;
+        let passed =
+            expected.is_some() && std::str::from_utf8(data).ok().and_then(check_digit) == expected;
         self.checks.push(CheckDigit {
             field: "composite",
             passed,
@@ -614,7 +631,10 @@ fn long_number(main: &[u8], cd: u8, optional: &[u8]) -> (Vec<u8>, u8, Vec<u8>) {
     if cd != b'<' {
         return (main.to_vec(), cd, optional.to_vec());
     }
-    let end = optional.iter().position(|c| *c == b'<').unwrap_or(optional.len());
+    let end = optional
+        .iter()
+        .position(|c| *c == b'<')
+        .unwrap_or(optional.len());
     match end.checked_sub(1) {
         Some(last) if last > 0 || end == 1 => {
             let mut number = main.to_vec();
@@ -656,9 +676,26 @@ fn parse_td1(rows: &[Vec<u8>], evaluated_on: Date) -> Mrz {
             }
         }
     }
-    let birth = c.run_in_row(&mut l2, "birth_date", "birth_date_check_digit", 0, 6, 6, true, false);
-    let expiry =
-        c.run_in_row(&mut l2, "expiry_date", "expiry_date_check_digit", 8, 14, 14, true, false);
+    let birth = c.run_in_row(
+        &mut l2,
+        "birth_date",
+        "birth_date_check_digit",
+        0,
+        6,
+        6,
+        true,
+        false,
+    );
+    let expiry = c.run_in_row(
+        &mut l2,
+        "expiry_date",
+        "expiry_date_check_digit",
+        8,
+        14,
+        14,
+        true,
+        false,
+    );
     let mut composite_data = seg(&l1, 5, 30).to_vec();
     composite_data.extend_from_slice(seg(&l2, 0, 7));
     composite_data.extend_from_slice(seg(&l2, 8, 15));
@@ -724,10 +761,26 @@ fn parse_two_line(format: MrzFormat, rows: &[Vec<u8>], evaluated_on: Date) -> Mr
             }
         }
     }
-    let birth =
-        c.run_in_row(&mut l2, "birth_date", "birth_date_check_digit", 13, 19, 19, true, false);
-    let expiry =
-        c.run_in_row(&mut l2, "expiry_date", "expiry_date_check_digit", 21, 27, 27, true, false);
+    let birth = c.run_in_row(
+        &mut l2,
+        "birth_date",
+        "birth_date_check_digit",
+        13,
+        19,
+        19,
+        true,
+        false,
+    );
+    let expiry = c.run_in_row(
+        &mut l2,
+        "expiry_date",
+        "expiry_date_check_digit",
+        21,
+        27,
+        27,
+        true,
+        false,
+    );
     if format == MrzFormat::Td3 {
         // The personal-number check digit may be `<` when the field is all fillers.
         let optional = seg(&l2, 28, 42).to_vec();
@@ -975,7 +1028,10 @@ mod tests {
     #[test]
     fn layout_errors_are_typed() {
         assert_eq!(parse("  \n ", TODAY).unwrap_err().code(), "mrz_empty");
-        assert_eq!(parse("ABC", TODAY).unwrap_err().code(), "mrz_wrong_line_count");
+        assert_eq!(
+            parse("ABC", TODAY).unwrap_err().code(),
+            "mrz_wrong_line_count"
+        );
         let e = parse(
             "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<\nL898902C36UTO7408122F1204159ZE184226B<<<<<1",
             TODAY,
@@ -987,7 +1043,13 @@ mod tests {
             TODAY,
         )
         .unwrap_err();
-        assert_eq!(e, MrzError::BadAlphabet { line: 2, position: 41 });
+        assert_eq!(
+            e,
+            MrzError::BadAlphabet {
+                line: 2,
+                position: 41
+            }
+        );
         // Lower case is accepted (upper-cased first).
         assert!(parse(
             "p<utoeriksson<<anna<maria<<<<<<<<<<<<<<<<<<<\nl898902c36uto7408122f1204159ze184226b<<<<<10",

@@ -111,7 +111,11 @@ struct Lines {
 
 impl Lines {
     fn newline(&mut self) {
-        let line = self.current.split_whitespace().collect::<Vec<_>>().join(" ");
+        let line = self
+            .current
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
         if !line.is_empty() {
             self.chars += line.len();
             self.lines.push(line);
@@ -261,7 +265,9 @@ mod tests {
         for o in offsets {
             out.push_str(&format!("{o:010} 00000 n \n"));
         }
-        out.push_str(&format!("trailer\n<< /Size 6 /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n"));
+        out.push_str(&format!(
+            "trailer\n<< /Size 6 /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n"
+        ));
         out.into_bytes()
     }
 
@@ -274,7 +280,13 @@ mod tests {
         let lines = extract_lines(&pdf).unwrap();
         assert_eq!(
             lines,
-            vec!["ACME Power", "Bill date: May 2, 2025", "Jane Doe", "next line", "moved"]
+            vec![
+                "ACME Power",
+                "Bill date: May 2, 2025",
+                "Jane Doe",
+                "next line",
+                "moved"
+            ]
         );
     }
 
@@ -282,7 +294,10 @@ mod tests {
     fn errors_are_typed() {
         assert_eq!(extract_lines(b"").unwrap_err().code(), "empty_file");
         assert_eq!(extract_lines(b"hello").unwrap_err().code(), "not_a_pdf");
-        assert_eq!(extract_lines(b"%PDF-1.4\ngarbage").unwrap_err().code(), "pdf_unparseable");
+        assert_eq!(
+            extract_lines(b"%PDF-1.4\ngarbage").unwrap_err().code(),
+            "pdf_unparseable"
+        );
         let no_text = pdf_with_content("0 0 m 100 100 l S");
         assert_eq!(extract_lines(&no_text).unwrap_err().code(), "pdf_no_text");
     }

@@ -132,12 +132,7 @@ pub(crate) mod opt_date {
 
 /// Formats a date as `YYYY-MM-DD` (four-digit years only: documents do not go past 9999).
 pub fn format_date(d: time::Date) -> String {
-    format!(
-        "{:04}-{:02}-{:02}",
-        d.year(),
-        u8::from(d.month()),
-        d.day()
-    )
+    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
 }
 
 /// Builds a date from parts, `None` when the calendar has no such day.

@@ -28,7 +28,10 @@ fn ctx(config: &Config) -> Context<'_> {
 }
 
 fn check<'a>(o: &'a Outcome, name: &str) -> &'a Check {
-    o.checks.iter().find(|c| c.name == name).unwrap_or_else(|| panic!("no check {name}"))
+    o.checks
+        .iter()
+        .find(|c| c.name == name)
+        .unwrap_or_else(|| panic!("no check {name}"))
 }
 
 fn idv(files: &[InputFile], c: &Context) -> Outcome {
@@ -80,7 +83,10 @@ fn clean_licence_back_passes_with_extracted_data() {
     // Every check has the documented shape.
     for c in json["checks"].as_array().unwrap() {
         let keys: Vec<_> = c.as_object().unwrap().keys().cloned().collect();
-        assert_eq!(keys, vec!["metadata", "name", "reasons", "requirement", "status"]);
+        assert_eq!(
+            keys,
+            vec!["metadata", "name", "reasons", "requirement", "status"]
+        );
     }
 }
 
@@ -124,7 +130,10 @@ fn blurred_glary_and_greyscale_backs_require_retry() {
     ] {
         let o = idv(&[jpeg(&f, v)], &ctx(&cfg));
         assert_eq!(o.status, VerificationStatus::RequiresRetry, "{v:?}");
-        assert!(check(&o, "image_quality").reasons.contains(&reason), "{v:?}");
+        assert!(
+            check(&o, "image_quality").reasons.contains(&reason),
+            "{v:?}"
+        );
     }
 }
 
@@ -138,7 +147,10 @@ fn under_age_and_iin_mismatch_fail() {
     };
     let o = idv(&[jpeg(&young, Variant::Clean)], &ctx(&cfg));
     assert_eq!(check(&o, "minimum_age").reasons, vec!["under_minimum_age"]);
-    assert_eq!(check(&o, "barcode_valid").reasons, vec!["iin_jurisdiction_mismatch"]);
+    assert_eq!(
+        check(&o, "barcode_valid").reasons,
+        vec!["iin_jurisdiction_mismatch"]
+    );
     assert_eq!(o.status, VerificationStatus::Failed);
 }
 
@@ -159,7 +171,8 @@ fn duplicate_evidence_fails_the_duplicate_check() {
     assert_eq!(d.requirement, Requirement::NotRequired);
     assert_eq!(o.status, VerificationStatus::Passed);
     // A tenant that forbids duplicates makes it decisive.
-    let strict: Config = serde_json::from_str(r#"{"requirements": {"duplicate_document": "required"}}"#).unwrap();
+    let strict: Config =
+        serde_json::from_str(r#"{"requirements": {"duplicate_document": "required"}}"#).unwrap();
     let mut c2 = ctx(&strict);
     c2.duplicate = DuplicateEvidence::SeenElsewhere { count: 1 };
     assert_eq!(evaluate_idv(&ext, &c2).status, VerificationStatus::Failed);
@@ -167,7 +180,8 @@ fn duplicate_evidence_fails_the_duplicate_check() {
 
 #[test]
 fn mrz_text_passport_against_session_and_country_list() {
-    let cfg: Config = serde_json::from_str(r#"{"allowed_countries": ["DE", "FR"], "min_age": 21}"#).unwrap();
+    let cfg: Config =
+        serde_json::from_str(r#"{"allowed_countries": ["DE", "FR"], "min_age": 21}"#).unwrap();
     let text = fixtures::mrz_td3(&MrzFields::default());
     let file = InputFile {
         bytes: text.into_bytes(),
@@ -194,8 +208,14 @@ fn mrz_text_passport_against_session_and_country_list() {
     assert_eq!(o.status, VerificationStatus::Passed, "{:#?}", o.checks);
     assert_eq!(check(&o, "mrz_valid").status, CheckStatus::Passed);
     assert_eq!(check(&o, "country_allowed").status, CheckStatus::Passed);
-    assert_eq!(check(&o, "image_quality").status, CheckStatus::NotApplicable);
-    assert_eq!(check(&o, "duplicate_document").status, CheckStatus::NotApplicable);
+    assert_eq!(
+        check(&o, "image_quality").status,
+        CheckStatus::NotApplicable
+    );
+    assert_eq!(
+        check(&o, "duplicate_document").status,
+        CheckStatus::NotApplicable
+    );
     let json = serde_json::to_value(&o.extracted).unwrap();
     assert_eq!(json["person"]["nationality"], "DE");
     assert_eq!(json["document"]["issuing_country_code"], "DE");
@@ -226,20 +246,53 @@ fn bad_inputs_give_outcomes_not_errors() {
     let c = ctx(&cfg);
     let f = LicenceFields::default();
     let cases: Vec<(Vec<u8>, &str, &str, VerificationStatus)> = vec![
-        (vec![], "image/jpeg", "empty_file", VerificationStatus::RequiresRetry),
-        (vec![0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3], "image/jpeg", "corrupt_image", VerificationStatus::RequiresRetry),
-        (b"P<UTOERIKSSON<<ANNA".to_vec(), "text/plain", "mrz_wrong_line_count", VerificationStatus::Failed),
+        (
+            vec![],
+            "image/jpeg",
+            "empty_file",
+            VerificationStatus::RequiresRetry,
+        ),
+        (
+            vec![0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3],
+            "image/jpeg",
+            "corrupt_image",
+            VerificationStatus::RequiresRetry,
+        ),
+        (
+            b"P<UTOERIKSSON<<ANNA".to_vec(),
+            "text/plain",
+            "mrz_wrong_line_count",
+            VerificationStatus::Failed,
+        ),
     ];
     for (bytes, ct, reason, status) in cases {
-        let o = idv(&[InputFile { bytes, content_type: ct.into(), side: None }], &c);
+        let o = idv(
+            &[InputFile {
+                bytes,
+                content_type: ct.into(),
+                side: None,
+            }],
+            &c,
+        );
         assert_eq!(o.status, status, "{reason}");
-        assert!(o.checks.iter().any(|c| c.reasons.contains(&reason)), "{reason}: {:#?}", o.checks);
+        assert!(
+            o.checks.iter().any(|c| c.reasons.contains(&reason)),
+            "{reason}: {:#?}",
+            o.checks
+        );
     }
     // No files at all.
     assert_eq!(idv(&[], &c).status, VerificationStatus::RequiresRetry);
     // A barcode whose directory lies: decoded, but barcode_valid fails.
-    let payload = fixtures::corrupt_payload(&fixtures::aamva_payload(&f), fixtures::Corruption::WrongLength);
-    let text = InputFile { bytes: payload.into_bytes(), content_type: "text/plain".into(), side: None };
+    let payload = fixtures::corrupt_payload(
+        &fixtures::aamva_payload(&f),
+        fixtures::Corruption::WrongLength,
+    );
+    let text = InputFile {
+        bytes: payload.into_bytes(),
+        content_type: "text/plain".into(),
+        side: None,
+    };
     let ext = extract_idv(&[text], &cfg);
     assert!(ext.barcode.is_none());
 }
@@ -249,15 +302,25 @@ fn corrupted_barcode_image_fails_barcode_valid() {
     // Render a card whose payload has a wrong directory length: the image reads fine, the
     // structure does not.
     let f = LicenceFields::default();
-    let bad = fixtures::corrupt_payload(&fixtures::aamva_payload(&f), fixtures::Corruption::WrongOffset);
+    let bad = fixtures::corrupt_payload(
+        &fixtures::aamva_payload(&f),
+        fixtures::Corruption::WrongOffset,
+    );
     let matrix = fixtures::pdf417_matrix(&bad).unwrap();
     let scale = 4u32;
     let w = matrix[0].len() as u32 * scale + 80;
     let h = matrix.len() as u32 * scale + 80;
     let img = image::GrayImage::from_fn(w.max(700), h.max(700), |x, y| {
-        let (mx, my) = (x.checked_sub(40).map(|v| v / scale), y.checked_sub(40).map(|v| v / scale));
+        let (mx, my) = (
+            x.checked_sub(40).map(|v| v / scale),
+            y.checked_sub(40).map(|v| v / scale),
+        );
         let dark = match (mx, my) {
-            (Some(mx), Some(my)) => matrix.get(my as usize).and_then(|r| r.get(mx as usize)).copied().unwrap_or(false),
+            (Some(mx), Some(my)) => matrix
+                .get(my as usize)
+                .and_then(|r| r.get(mx as usize))
+                .copied()
+                .unwrap_or(false),
             _ => false,
         };
         image::Luma([if dark { 20 } else { 230 }])
@@ -268,12 +331,30 @@ fn corrupted_barcode_image_fails_barcode_valid() {
         .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
         .unwrap();
     let cfg = Config {
-        image: ImageLimits { greyscale_fraction: 1.1, ..ImageLimits::default() },
+        image: ImageLimits {
+            greyscale_fraction: 1.1,
+            ..ImageLimits::default()
+        },
         ..Config::default()
     };
-    let o = idv(&[InputFile { bytes: png, content_type: "image/png".into(), side: None }], &ctx(&cfg));
-    assert_eq!(check(&o, "document_detected").status, CheckStatus::Passed, "{:#?}", o.checks);
-    assert_eq!(check(&o, "barcode_valid").reasons, vec!["aamva_subfile_type_mismatch"]);
+    let o = idv(
+        &[InputFile {
+            bytes: png,
+            content_type: "image/png".into(),
+            side: None,
+        }],
+        &ctx(&cfg),
+    );
+    assert_eq!(
+        check(&o, "document_detected").status,
+        CheckStatus::Passed,
+        "{:#?}",
+        o.checks
+    );
+    assert_eq!(
+        check(&o, "barcode_valid").reasons,
+        vec!["aamva_subfile_type_mismatch"]
+    );
     assert_eq!(o.status, VerificationStatus::Failed);
 }
 
@@ -285,17 +366,32 @@ fn determinism_same_input_same_json() {
     let b = serde_json::to_string(&idv(&files, &ctx(&cfg))).unwrap();
     assert_eq!(a, b);
     let bill = fixtures::address_pdf(&fixtures::default_bill(date!(2025 - 05 - 02)));
-    let file = [InputFile { bytes: bill, content_type: "application/pdf".into(), side: None }];
-    let actx = AddressContext { evaluated_on: ON, session: None, config: &cfg };
+    let file = [InputFile {
+        bytes: bill,
+        content_type: "application/pdf".into(),
+        side: None,
+    }];
+    let actx = AddressContext {
+        evaluated_on: ON,
+        session: None,
+        config: &cfg,
+    };
     let a = serde_json::to_string(&evaluate_address(&extract_address(&file, &cfg), &actx)).unwrap();
     let b = serde_json::to_string(&evaluate_address(&extract_address(&file, &cfg), &actx)).unwrap();
     assert_eq!(a, b);
-    assert_eq!(fixtures::licence_back_jpeg(&LicenceFields::default(), Variant::Noisy), fixtures::licence_back_jpeg(&LicenceFields::default(), Variant::Noisy));
+    assert_eq!(
+        fixtures::licence_back_jpeg(&LicenceFields::default(), Variant::Noisy),
+        fixtures::licence_back_jpeg(&LicenceFields::default(), Variant::Noisy)
+    );
 }
 
 fn address_session() -> SessionData {
     SessionData {
-        name: Some(PersonName { first: Some("Michael".into()), middle: None, last: Some("Sample".into()) }),
+        name: Some(PersonName {
+            first: Some("Michael".into()),
+            middle: None,
+            last: Some("Sample".into()),
+        }),
         birth_date: None,
         address: Some(Address {
             line1: Some("2300 West Broad Street".into()),
@@ -310,14 +406,25 @@ fn address_session() -> SessionData {
 
 fn address(bill: &fixtures::BillFields, session: Option<SessionData>) -> Outcome {
     let cfg = Config::default();
-    let file = [InputFile { bytes: fixtures::address_pdf(bill), content_type: "application/pdf".into(), side: None }];
-    let ctx = AddressContext { evaluated_on: ON, session, config: &cfg };
+    let file = [InputFile {
+        bytes: fixtures::address_pdf(bill),
+        content_type: "application/pdf".into(),
+        side: None,
+    }];
+    let ctx = AddressContext {
+        evaluated_on: ON,
+        session,
+        config: &cfg,
+    };
     evaluate_address(&extract_address(&file, &cfg), &ctx)
 }
 
 #[test]
 fn recent_matching_bill_passes() {
-    let o = address(&fixtures::default_bill(date!(2025 - 05 - 02)), Some(address_session()));
+    let o = address(
+        &fixtures::default_bill(date!(2025 - 05 - 02)),
+        Some(address_session()),
+    );
     assert_eq!(o.status, VerificationStatus::Passed, "{:#?}", o.checks);
     let json = serde_json::to_value(&o.extracted).unwrap();
     assert_eq!(json["name"], "Michael J. Sample");
@@ -325,13 +432,22 @@ fn recent_matching_bill_passes() {
     assert_eq!(json["issuer"], "Dominion Energy");
     assert_eq!(json["address"]["postal_code"], "23269");
     assert_eq!(json["address"]["country_code"], "US");
-    assert_eq!(check(&o, "document_readable").metadata["document_type"], "utility_bill");
+    assert_eq!(
+        check(&o, "document_readable").metadata["document_type"],
+        "utility_bill"
+    );
 }
 
 #[test]
 fn stale_or_foreign_bill_fails() {
-    let o = address(&fixtures::default_bill(date!(2024 - 12 - 01)), Some(address_session()));
-    assert_eq!(check(&o, "document_recent").reasons, vec!["document_too_old"]);
+    let o = address(
+        &fixtures::default_bill(date!(2024 - 12 - 01)),
+        Some(address_session()),
+    );
+    assert_eq!(
+        check(&o, "document_recent").reasons,
+        vec!["document_too_old"]
+    );
     assert_eq!(o.status, VerificationStatus::Failed);
 
     let mut other = fixtures::default_bill(date!(2025 - 05 - 20));
@@ -345,25 +461,51 @@ fn stale_or_foreign_bill_fails() {
     other.postal_code = "62701".into();
     let o = address(&other, Some(address_session()));
     assert_eq!(check(&o, "name_comparison").status, CheckStatus::Failed);
-    assert!(check(&o, "address_comparison").reasons.contains(&"postal_code_mismatch"));
-    assert_eq!(check(&o, "document_readable").metadata["document_type"], "bank_statement");
+    assert!(check(&o, "address_comparison")
+        .reasons
+        .contains(&"postal_code_mismatch"));
+    assert_eq!(
+        check(&o, "document_readable").metadata["document_type"],
+        "bank_statement"
+    );
     assert_eq!(o.status, VerificationStatus::Failed);
 
     // Without session data the comparisons cannot run.
     let o = address(&fixtures::default_bill(date!(2025 - 05 - 02)), None);
-    assert_eq!(check(&o, "name_comparison").status, CheckStatus::NotApplicable);
-    assert_eq!(check(&o, "address_comparison").status, CheckStatus::NotApplicable);
+    assert_eq!(
+        check(&o, "name_comparison").status,
+        CheckStatus::NotApplicable
+    );
+    assert_eq!(
+        check(&o, "address_comparison").status,
+        CheckStatus::NotApplicable
+    );
     assert_eq!(o.status, VerificationStatus::Passed);
 }
 
 #[test]
 fn unreadable_address_documents_require_retry() {
     let cfg = Config::default();
-    let ctx = AddressContext { evaluated_on: ON, session: None, config: &cfg };
-    for bytes in [vec![], b"%PDF-1.7\n1 0 obj <<".to_vec(), fixtures::text_pdf(&[])] {
-        let file = [InputFile { bytes, content_type: "application/pdf".into(), side: None }];
+    let ctx = AddressContext {
+        evaluated_on: ON,
+        session: None,
+        config: &cfg,
+    };
+    for bytes in [
+        vec![],
+        b"%PDF-1.7\n1 0 obj <<".to_vec(),
+        fixtures::text_pdf(&[]),
+    ] {
+        let file = [InputFile {
+            bytes,
+            content_type: "application/pdf".into(),
+            side: None,
+        }];
         let o = evaluate_address(&extract_address(&file, &cfg), &ctx);
         assert_eq!(o.status, VerificationStatus::RequiresRetry);
-        assert_eq!(check(&o, "document_recent").status, CheckStatus::NotApplicable);
+        assert_eq!(
+            check(&o, "document_recent").status,
+            CheckStatus::NotApplicable
+        );
     }
 }

@@ -25,7 +25,9 @@ fn mutate(base: &[u8], edits: &[(usize, u8)], cut: Option<usize>) -> Vec<u8> {
 fn small_png() -> &'static [u8] {
     static PNG: OnceLock<Vec<u8>> = OnceLock::new();
     PNG.get_or_init(|| {
-        let img = image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([(x * 4) as u8, (y * 5) as u8, 90]));
+        let img = image::RgbImage::from_fn(64, 48, |x, y| {
+            image::Rgb([(x * 4) as u8, (y * 5) as u8, 90])
+        });
         let mut out = Vec::new();
         image::DynamicImage::ImageRgb8(img)
             .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
@@ -37,10 +39,15 @@ fn small_png() -> &'static [u8] {
 fn small_jpeg() -> &'static [u8] {
     static JPG: OnceLock<Vec<u8>> = OnceLock::new();
     JPG.get_or_init(|| {
-        let img = image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([(x * 4) as u8, (y * 5) as u8, 90]));
+        let img = image::RgbImage::from_fn(64, 48, |x, y| {
+            image::Rgb([(x * 4) as u8, (y * 5) as u8, 90])
+        });
         let mut out = Vec::new();
         image::DynamicImage::ImageRgb8(img)
-            .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Jpeg)
+            .write_to(
+                &mut std::io::Cursor::new(&mut out),
+                image::ImageFormat::Jpeg,
+            )
             .unwrap();
         out
     })
@@ -53,7 +60,11 @@ fn bill() -> &'static [u8] {
 
 fn run_everything(bytes: Vec<u8>, content_type: &str) {
     let cfg = Config::default();
-    let file = [InputFile { bytes, content_type: content_type.into(), side: None }];
+    let file = [InputFile {
+        bytes,
+        content_type: content_type.into(),
+        side: None,
+    }];
     let ext = extract_idv(&file, &cfg);
     let _ = document_fingerprint(b"k", &ext);
     let ctx = Context {
@@ -67,7 +78,11 @@ fn run_everything(bytes: Vec<u8>, content_type: &str) {
     let o = evaluate_idv(&ext, &ctx);
     serde_json::to_string(&o).unwrap();
     let a = extract_address(&file, &cfg);
-    let actx = AddressContext { evaluated_on: date!(2025 - 06 - 01), session: None, config: &cfg };
+    let actx = AddressContext {
+        evaluated_on: date!(2025 - 06 - 01),
+        session: None,
+        config: &cfg,
+    };
     serde_json::to_string(&evaluate_address(&a, &actx)).unwrap();
 }
 
@@ -132,8 +147,20 @@ fn random_images_fed_to_the_barcode_reader() {
         let img = image::GrayImage::from_fn(w, h, |x, y| {
             let v = match i % 4 {
                 0 => rng.below(256) as u8,
-                1 => if (x / (1 + i % 7)) % 2 == 0 { 0 } else { 255 },
-                2 => if ((x / 9) + (y / 3)) % 2 == 0 { 10 } else { 240 },
+                1 => {
+                    if (x / (1 + i % 7)) % 2 == 0 {
+                        0
+                    } else {
+                        255
+                    }
+                }
+                2 => {
+                    if ((x / 9) + (y / 3)) % 2 == 0 {
+                        10
+                    } else {
+                        240
+                    }
+                }
                 _ => ((x * y + i) % 251) as u8,
             };
             image::Luma([v])
@@ -154,13 +181,24 @@ fn decompression_bomb_png_is_refused_from_its_header() {
         for &b in &png[12..29] {
             crc ^= u32::from(b);
             for _ in 0..8 {
-                crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+                crc = if crc & 1 != 0 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
             }
         }
         !crc
     };
     png[29..33].copy_from_slice(&crc.to_be_bytes());
     let cfg = Config::default();
-    let ext = extract_idv(&[InputFile { bytes: png, content_type: "image/png".into(), side: None }], &cfg);
+    let ext = extract_idv(
+        &[InputFile {
+            bytes: png,
+            content_type: "image/png".into(),
+            side: None,
+        }],
+        &cfg,
+    );
     assert_eq!(ext.files[0].error, Some("image_too_large"));
 }
