@@ -126,7 +126,7 @@ pub(crate) mod opt_date {
     use time::Date;
 
     pub fn serialize<S: Serializer>(d: &Option<Date>, s: S) -> Result<S::Ok, S::Error> {
-        d.map(|d| crate::types::format_date(d)).serialize(s)
+        d.map(crate::types::format_date).serialize(s)
     }
 }
 

@@ -202,3 +202,39 @@ fn decompression_bomb_png_is_refused_from_its_header() {
     );
     assert_eq!(ext.files[0].error, Some("image_too_large"));
 }
+
+#[test]
+fn damaged_pdf417_symbols_never_panic_the_reader() {
+    // Real symbols with flipped modules drive rxing's error correction and codeword
+    // parsing through corrupt data.
+    let payload = fixtures::aamva_payload(&LicenceFields::default());
+    let matrix = fixtures::pdf417_matrix(&payload).expect("symbol");
+    let mut rng = fixtures::Prng::new(99);
+    for round in 0..12u64 {
+        let mut m = matrix.clone();
+        let flips = 20 + rng.below(60 * (round + 1));
+        for _ in 0..flips {
+            let y = rng.below(m.len() as u64) as usize;
+            let x = rng.below(m[0].len() as u64) as usize;
+            m[y][x] = !m[y][x];
+        }
+        let scale = 2u32;
+        let (w, h) = (m[0].len() as u32 * scale + 40, m.len() as u32 * scale + 40);
+        let img = image::GrayImage::from_fn(w, h, |x, y| {
+            let (mx, my) = (
+                (x.saturating_sub(20)) / scale,
+                (y.saturating_sub(20)) / scale,
+            );
+            let dark = x >= 20
+                && y >= 20
+                && m.get(my as usize)
+                    .and_then(|r| r.get(mx as usize))
+                    .copied()
+                    .unwrap_or(false);
+            image::Luma([if dark { 0 } else { 255 }])
+        });
+        if let Some(read) = barcode::read_pdf417(&img) {
+            let _ = aamva::parse_str(&read.text);
+        }
+    }
+}
