@@ -57,7 +57,8 @@ impl Config {
             table: var("IDV_TABLE").unwrap_or_else(|| "idv".to_owned()),
             cursor_secret: secret.into_bytes(),
             session_lifetime: time::Duration::seconds(
-                i64::try_from(lifetime).map_err(|_| ConfigError::Invalid("IDV_SESSION_LIFETIME_SECONDS"))?,
+                i64::try_from(lifetime)
+                    .map_err(|_| ConfigError::Invalid("IDV_SESSION_LIFETIME_SECONDS"))?,
             ),
             key_cache_ttl: Duration::from_secs(seconds("IDV_KEY_CACHE_SECONDS", 5)?),
         })

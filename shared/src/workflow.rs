@@ -29,9 +29,15 @@ pub enum WorkflowError {
     /// No such session or account in this tenancy.
     #[error("not found")]
     NotFound,
-    /// The state machine refuses the action (or the session is closed for edits).
+    /// The state machine refuses the action.
     #[error(transparent)]
     Domain(#[from] DomainError),
+    /// The session no longer accepts changes of its data in this status.
+    #[error("the session is closed for changes")]
+    Closed(crate::domain::session::SessionStatus),
+    /// The requested change is invalid against the current state.
+    #[error("the change is invalid")]
+    Invalid(crate::domain::validation::Problems),
     /// Kept losing races; safe to retry.
     #[error("lost a concurrent write")]
     Conflict,
@@ -45,7 +51,9 @@ impl From<SessionWriteError> for WorkflowError {
         match e {
             SessionWriteError::Store(e) => WorkflowError::Store(e),
             // Only create links an account; other writes never see this.
-            SessionWriteError::AccountMissing | SessionWriteError::Stale(_) => WorkflowError::Conflict,
+            SessionWriteError::AccountMissing | SessionWriteError::Stale(_) => {
+                WorkflowError::Conflict
+            }
         }
     }
 }
@@ -72,7 +80,9 @@ pub fn overdue_expiry(session: &Session) -> Option<Change> {
     if !session.status.is_expirable() {
         return None;
     }
-    let t = session.apply(Action::Expire, deadline, Duration::ZERO).ok()?;
+    let t = session
+        .apply(Action::Expire, deadline, Duration::ZERO)
+        .ok()?;
     let event = Event::transition(&t, expiry_actor(), None);
     Some(Change {
         next: t.next,
@@ -138,7 +148,13 @@ where
             return Ok(current);
         };
         match store
-            .replace_session(tenancy, &current, &change.next, &change.events, change.extra)
+            .replace_session(
+                tenancy,
+                &current,
+                &change.next,
+                &change.events,
+                change.extra,
+            )
             .await
         {
             Ok(()) => return Ok(change.next),
@@ -200,7 +216,13 @@ pub async fn redact_session(
         let Some(next) = current.redacted(now) else {
             return Ok(None);
         };
-        let event = Event::change(&next, "session.redacted", Some(current.status), actor.clone(), None);
+        let event = Event::change(
+            &next,
+            "session.redacted",
+            Some(current.status),
+            actor.clone(),
+            None,
+        );
         Ok(Some(Change {
             next,
             events: vec![event],
@@ -219,6 +241,7 @@ pub async fn redact_session(
         }
         store.transact("removing comments", ops).await?;
     }
+    store.scrub_idempotency(tenancy, &id.to_string()).await?;
     Ok(session)
 }
 
@@ -247,10 +270,14 @@ pub async fn redact_account(
             .await?
             .ok_or(WorkflowError::NotFound)?;
         let Some(next) = current.redacted(now) else {
+            store.scrub_idempotency(tenancy, &id.to_string()).await?;
             return Ok(current);
         };
         match store.replace_account(tenancy, &current, &next).await {
-            Ok(()) => return Ok(next),
+            Ok(()) => {
+                store.scrub_idempotency(tenancy, &id.to_string()).await?;
+                return Ok(next);
+            }
             Err(AccountWriteError::Stale) => continue,
             Err(AccountWriteError::Store(e)) => return Err(e.into()),
             Err(AccountWriteError::ExternalIdTaken) => return Err(WorkflowError::Conflict),

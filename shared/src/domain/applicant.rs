@@ -111,14 +111,22 @@ impl std::fmt::Debug for ApplicantData {
             .field("business", &self.business.is_some())
             .field("contact", &self.contact.is_some())
             .field("address", &self.address.is_some())
-            .field("identity_numbers", &self.identity_numbers.as_ref().map(Vec::len))
+            .field(
+                "identity_numbers",
+                &self.identity_numbers.as_ref().map(Vec::len),
+            )
             .finish()
     }
 }
 
 /// The attribute names that hold [`ApplicantData`], in rendering order.
-pub const APPLICANT_FIELDS: [&str; 5] =
-    ["person", "business", "contact", "address", "identity_numbers"];
+pub const APPLICANT_FIELDS: [&str; 5] = [
+    "person",
+    "business",
+    "contact",
+    "address",
+    "identity_numbers",
+];
 
 /// Input names accepted for address fields besides the canonical ones.
 const ADDRESS_ALIASES: [(&str, &str); 3] = [
@@ -365,12 +373,18 @@ mod tests {
 
     #[test]
     fn aliases_become_canonical_and_conflicts_are_reported() {
-        let (data, p) = read(json!({"address": {"locality": "Paris", "administrative_area": "IDF",
-                                                 "sublocality": "Marais", "country_code": "FR"}}));
+        let (data, p) = read(
+            json!({"address": {"locality": "Paris", "administrative_area": "IDF",
+                                                 "sublocality": "Marais", "country_code": "FR"}}),
+        );
         assert!(p.is_empty());
         let a = data.address.expect("address");
         assert_eq!(
-            (a.city.as_deref(), a.subdivision.as_deref(), a.line2.as_deref()),
+            (
+                a.city.as_deref(),
+                a.subdivision.as_deref(),
+                a.line2.as_deref()
+            ),
             (Some("Paris"), Some("IDF"), Some("Marais"))
         );
         let (_, p) = read(json!({"address": {"locality": "Paris", "city": "Lyon"}}));
@@ -386,16 +400,25 @@ mod tests {
             "identity_numbers": [{"number": "X1"}, "nope"],
             "business": {"registration_date": "2023-02-30"}
         }));
-        let got: Vec<(&str, &str)> = p.0.iter().map(|x| (x.kind.code(), x.pointer.as_str())).collect();
+        let got: Vec<(&str, &str)> =
+            p.0.iter()
+                .map(|x| (x.kind.code(), x.pointer.as_str()))
+                .collect();
         let expected = [
             ("invalid_attribute", "/data/attributes/person/name/first"),
             ("unknown_attribute", "/data/attributes/person/name/nick"),
             ("invalid_attribute", "/data/attributes/person/birth_date"),
-            ("invalid_attribute", "/data/attributes/business/registration_date"),
+            (
+                "invalid_attribute",
+                "/data/attributes/business/registration_date",
+            ),
             ("invalid_attribute", "/data/attributes/contact/email"),
             ("invalid_attribute", "/data/attributes/contact/phone"),
             ("invalid_attribute", "/data/attributes/address/country_code"),
-            ("missing_attribute", "/data/attributes/identity_numbers/0/class"),
+            (
+                "missing_attribute",
+                "/data/attributes/identity_numbers/0/class",
+            ),
             ("invalid_attribute", "/data/attributes/identity_numbers/1"),
         ];
         assert_eq!(got, expected);

@@ -212,7 +212,14 @@ mod tests {
 
     #[test]
     fn malformed_keys_claim_nothing() {
-        for bad in ["", "sk_", "sk_staging_", "sk_dev_abc", "pk_staging_abc", "staging_abc"] {
+        for bad in [
+            "",
+            "sk_",
+            "sk_staging_",
+            "sk_dev_abc",
+            "pk_staging_abc",
+            "staging_abc",
+        ] {
             assert_eq!(claimed_environment(bad), None, "{bad}");
         }
     }

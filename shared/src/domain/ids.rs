@@ -166,12 +166,27 @@ mod tests {
     #[test]
     fn rejects_wrong_prefix_length_case_and_alphabet() {
         let good = AccountId::new(OffsetDateTime::now_utc()).to_string();
-        assert!(SessionId::parse(&good).is_err(), "another resource's prefix");
-        assert!(AccountId::parse(&good[..good.len() - 1]).is_err(), "too short");
+        assert!(
+            SessionId::parse(&good).is_err(),
+            "another resource's prefix"
+        );
+        assert!(
+            AccountId::parse(&good[..good.len() - 1]).is_err(),
+            "too short"
+        );
         assert!(AccountId::parse(&format!("{good}0")).is_err(), "too long");
-        assert!(AccountId::parse(&good.to_lowercase()).is_err(), "lower case");
-        assert!(AccountId::parse("acc_01HQ0000000000000000000I0U").is_err(), "I and U");
-        assert!(AccountId::parse("acc_81HQ000000000000000000000A").is_err(), "overflow");
+        assert!(
+            AccountId::parse(&good.to_lowercase()).is_err(),
+            "lower case"
+        );
+        assert!(
+            AccountId::parse("acc_01HQ0000000000000000000I0U").is_err(),
+            "I and U"
+        );
+        assert!(
+            AccountId::parse("acc_81HQ000000000000000000000A").is_err(),
+            "overflow"
+        );
         assert!(AccountId::parse("").is_err());
     }
 

@@ -3,8 +3,8 @@
 //! Imports nothing from AWS or HTTP. Start with [`session`], the state machine.
 
 pub mod account;
-pub mod auth;
 pub mod applicant;
+pub mod auth;
 pub mod event;
 pub mod ids;
 pub mod session;

@@ -442,13 +442,22 @@ mod tests {
         for status in SessionStatus::ALL {
             for action in Action::ALL {
                 let s = session(status);
-                match (s.apply(action, now, Duration::hours(24)), legal(status, action)) {
+                match (
+                    s.apply(action, now, Duration::hours(24)),
+                    legal(status, action),
+                ) {
                     (Ok(t), Some(to)) => {
                         legal_edges += 1;
                         assert_eq!((t.from, t.to, t.next.status), (status, to, to));
                         assert_eq!(t.next.version, s.version + 1);
                     }
-                    (Err(DomainError::InvalidTransition { status: st, action: a }), None) => {
+                    (
+                        Err(DomainError::InvalidTransition {
+                            status: st,
+                            action: a,
+                        }),
+                        None,
+                    ) => {
                         assert_eq!((st, a), (status, action));
                     }
                     (got, want) => panic!("{status:?} + {action:?}: got {got:?}, want {want:?}"),
@@ -467,13 +476,21 @@ mod tests {
             .expect("start")
             .next;
         assert_eq!(started.started_at, Some(now));
-        assert_eq!(started.expires_at, Some(now.add(day)), "lifetime applies on start");
+        assert_eq!(
+            started.expires_at,
+            Some(now.add(day)),
+            "lifetime applies on start"
+        );
 
         let mut with_deadline = session(SessionStatus::Created);
         let deadline = now.add(Duration::hours(2));
         with_deadline.expires_at = Some(deadline);
         let t = with_deadline.apply(Action::Start, now, day).expect("start");
-        assert_eq!(t.next.expires_at, Some(deadline), "an explicit deadline is kept");
+        assert_eq!(
+            t.next.expires_at,
+            Some(deadline),
+            "an explicit deadline is kept"
+        );
 
         let cases = [
             (SessionStatus::Pending, Action::Complete),
@@ -500,14 +517,20 @@ mod tests {
     #[test]
     fn redacted_sessions_only_expire() {
         let now = Timestamp::now();
-        let s = session(SessionStatus::Completed).redacted(now).expect("first");
+        let s = session(SessionStatus::Completed)
+            .redacted(now)
+            .expect("first");
         assert!(s.redacted(now).is_none(), "twice is a no-op");
         assert_eq!(
             s.apply(Action::Approve, now, Duration::hours(1)),
             Err(DomainError::Redacted)
         );
-        let started = session(SessionStatus::Started).redacted(now).expect("first");
-        assert!(started.apply(Action::Expire, now, Duration::hours(1)).is_ok());
+        let started = session(SessionStatus::Started)
+            .redacted(now)
+            .expect("first");
+        assert!(started
+            .apply(Action::Expire, now, Duration::hours(1))
+            .is_ok());
     }
 
     #[test]

@@ -158,7 +158,10 @@ impl<'a> ObjectReader<'a> {
         match v.as_str().and_then(Timestamp::parse) {
             Some(t) => Some(t),
             None => {
-                p.invalid(&ptr, "must be an RFC 3339 timestamp such as 2025-01-15T10:30:00Z");
+                p.invalid(
+                    &ptr,
+                    "must be an RFC 3339 timestamp such as 2025-01-15T10:30:00Z",
+                );
                 None
             }
         }
@@ -174,7 +177,7 @@ impl<'a> ObjectReader<'a> {
     ) -> Option<T> {
         let ptr = self.pointer_of(key);
         let v = self.get(key)?;
-        match v.as_str().and_then(|s| parse(s)) {
+        match v.as_str().and_then(parse) {
             Some(t) => Some(t),
             None => {
                 p.invalid(&ptr, format!("must be {what}"));
@@ -256,7 +259,11 @@ mod tests {
             (json!({"a":"b"}), json!({"a":"c"}), json!({"a":"c"})),
             (json!({"a":"b"}), json!({"b":"c"}), json!({"a":"b","b":"c"})),
             (json!({"a":"b"}), json!({"a":null}), json!({})),
-            (json!({"a":"b","b":"c"}), json!({"a":null}), json!({"b":"c"})),
+            (
+                json!({"a":"b","b":"c"}),
+                json!({"a":null}),
+                json!({"b":"c"}),
+            ),
             (json!({"a":["b"]}), json!({"a":"c"}), json!({"a":"c"})),
             (json!({"a":"c"}), json!({"a":["b"]}), json!({"a":["b"]})),
             (
@@ -265,13 +272,17 @@ mod tests {
                 json!({"a":{"b":"d"}}),
             ),
             (json!({"a":[{"b":"c"}]}), json!({"a":[1]}), json!({"a":[1]})),
-            (json!(["a","b"]), json!(["c","d"]), json!(["c","d"])),
+            (json!(["a", "b"]), json!(["c", "d"]), json!(["c", "d"])),
             (json!({"a":"b"}), json!(["c"]), json!(["c"])),
             (json!({"a":"foo"}), json!(null), json!(null)),
             (json!({"a":"foo"}), json!("bar"), json!("bar")),
             (json!({"e":null}), json!({"a":1}), json!({"e":null,"a":1})),
-            (json!([1,2]), json!({"a":"b","c":null}), json!({"a":"b"})),
-            (json!({}), json!({"a":{"bb":{"ccc":null}}}), json!({"a":{"bb":{}}})),
+            (json!([1, 2]), json!({"a":"b","c":null}), json!({"a":"b"})),
+            (
+                json!({}),
+                json!({"a":{"bb":{"ccc":null}}}),
+                json!({"a":{"bb":{}}}),
+            ),
         ];
         for (mut target, patch, expected) in cases {
             merge_patch(&mut target, &patch);
@@ -299,7 +310,10 @@ mod tests {
     #[test]
     fn text_rules() {
         let mut p = Problems::default();
-        assert_eq!(text(&json!("  Jane "), "/x", 10, &mut p).as_deref(), Some("Jane"));
+        assert_eq!(
+            text(&json!("  Jane "), "/x", 10, &mut p).as_deref(),
+            Some("Jane")
+        );
         assert!(text(&json!(""), "/x", 10, &mut p).is_none());
         assert!(text(&json!(12), "/x", 10, &mut p).is_none());
         assert!(text(&json!("abcdefghijk"), "/x", 10, &mut p).is_none());

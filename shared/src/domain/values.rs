@@ -356,7 +356,10 @@ mod tests {
         assert!(parse_date("2023-13-01").is_none());
         assert!(parse_date("90-05-15").is_none());
         assert!(parse_date("1990-5-15").is_none());
-        assert_eq!(parse_date("1990-05-15").map(format_date).as_deref(), Some("1990-05-15"));
+        assert_eq!(
+            parse_date("1990-05-15").map(format_date).as_deref(),
+            Some("1990-05-15")
+        );
     }
 
     #[test]
@@ -372,7 +375,9 @@ mod tests {
     #[test]
     fn emails() {
         assert_eq!(
-            Email::parse("Jane.Doe+kyc@Example.COM").map(|e| e.to_string()).as_deref(),
+            Email::parse("Jane.Doe+kyc@Example.COM")
+                .map(|e| e.to_string())
+                .as_deref(),
             Some("Jane.Doe+kyc@example.com")
         );
         for bad in [
@@ -394,7 +399,14 @@ mod tests {
     fn phones_are_e164() {
         assert!(Phone::parse("+1234567890").is_some());
         assert!(Phone::parse("+447911123456").is_some());
-        for bad in ["1234567890", "+0123", "+1", "+1234567890123456", "+1 234", "+12a4"] {
+        for bad in [
+            "1234567890",
+            "+0123",
+            "+1",
+            "+1234567890123456",
+            "+1 234",
+            "+12a4",
+        ] {
             assert!(Phone::parse(bad).is_none(), "{bad}");
         }
     }

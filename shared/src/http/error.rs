@@ -97,7 +97,11 @@ impl ApiError {
     }
 
     /// A single 422 problem.
-    pub fn invalid(kind: crate::domain::validation::ProblemKind, pointer: &str, detail: impl Into<String>) -> ApiError {
+    pub fn invalid(
+        kind: crate::domain::validation::ProblemKind,
+        pointer: &str,
+        detail: impl Into<String>,
+    ) -> ApiError {
         let mut p = Problems::default();
         p.push(kind, pointer, detail);
         ApiError::Validation(p)
@@ -114,9 +118,9 @@ impl ApiError {
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::InvalidJson | ApiError::InvalidParameter { .. } | ApiError::InvalidHeader { .. } => {
-                StatusCode::BAD_REQUEST
-            }
+            ApiError::InvalidJson
+            | ApiError::InvalidParameter { .. }
+            | ApiError::InvalidHeader { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) | ApiError::SandboxOnly => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
@@ -127,7 +131,9 @@ impl ApiError {
             | ApiError::ExternalIdTaken => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Validation(_) | ApiError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Validation(_) | ApiError::IdempotencyKeyReused => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -135,9 +141,7 @@ impl ApiError {
 
     fn objects(&self) -> Vec<Value> {
         let status = self.status().as_u16().to_string();
-        let one = |code: &str, title: &str, detail: &str| {
-            json!({"status": status, "code": code, "title": title, "detail": detail})
-        };
+        let one = |code: &str, title: &str, detail: &str| json!({"status": status, "code": code, "title": title, "detail": detail});
         match self {
             ApiError::InvalidJson => vec![one(
                 "invalid_json",
@@ -281,7 +285,10 @@ impl IntoResponse for ApiError {
         let body = json!({"errors": self.objects()});
         let mut response = (status, body.to_string()).into_response();
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
         if status == StatusCode::SERVICE_UNAVAILABLE {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
@@ -317,6 +324,11 @@ impl From<WorkflowError> for ApiError {
             WorkflowError::NotFound => ApiError::NotFound,
             WorkflowError::Domain(d) => d.into(),
             WorkflowError::Conflict => ApiError::Conflict,
+            WorkflowError::Closed(status) => ApiError::InvalidTransition {
+                status: status.as_str().to_owned(),
+                action: "update".to_owned(),
+            },
+            WorkflowError::Invalid(p) => ApiError::Validation(p),
             WorkflowError::Store(s) => s.into(),
         }
     }

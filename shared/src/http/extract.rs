@@ -42,55 +42,62 @@ fn media_type_ok(parts: &Parts) -> bool {
     let Ok(ct) = ct.to_str() else {
         return false;
     };
-    let essence = ct.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
     essence == "application/json" || essence == "application/vnd.api+json"
 }
 
-/// The request body as JSON, from `application/json` or `application/vnd.api+json`. The
-/// body was read by the body layer; `lambda_http`'s `payload()` is not used because it
-/// ignores the JSON:API media type.
-pub struct JsonBody(pub Value);
-
-/// Like [`JsonBody`], but an empty body (the seed's `approve`, `expire`, `redact`) is
-/// `None` and needs no Content-Type.
-pub struct OptionalJsonBody(pub Option<Value>);
-
-fn parse_body(parts: &Parts) -> Result<Option<Value>, ApiError> {
-    let bytes = parts
-        .extensions
-        .get::<RawBody>()
-        .map(|b| b.0.clone())
-        .unwrap_or_default();
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(None);
-    }
-    if !media_type_ok(parts) {
-        return Err(ApiError::UnsupportedMediaType);
-    }
-    serde_json::from_slice(&bytes)
-        .map(Some)
-        .map_err(|_| ApiError::InvalidJson)
+/// The request body, read by the body layer and parsed only when the handler asks, so that
+/// a caller without the endpoint's scope gets 403 before any complaint about its body.
+/// (`lambda_http`'s `payload()` is not used: it ignores the JSON:API media type.)
+pub struct Body {
+    bytes: axum::body::Bytes,
+    media_type_ok: bool,
+    has_content_type: bool,
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for JsonBody {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        match parse_body(parts)? {
-            Some(v) => Ok(JsonBody(v)),
-            None if media_type_ok(parts) || parts.headers.get(http::header::CONTENT_TYPE).is_none() => {
-                Err(ApiError::InvalidJson)
-            }
+impl Body {
+    /// The body as JSON, from `application/json` or `application/vnd.api+json`.
+    pub fn json(&self) -> Result<Value, ApiError> {
+        match self.optional_json()? {
+            Some(v) => Ok(v),
+            None if self.media_type_ok || !self.has_content_type => Err(ApiError::InvalidJson),
             None => Err(ApiError::UnsupportedMediaType),
         }
     }
+
+    /// Like [`Body::json`], but an empty body (the seed's `approve`, `expire`, `redact`) is
+    /// `None` and needs no Content-Type.
+    pub fn optional_json(&self) -> Result<Option<Value>, ApiError> {
+        if self.bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(None);
+        }
+        if !self.media_type_ok {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        serde_json::from_slice(&self.bytes)
+            .map(Some)
+            .map_err(|_| ApiError::InvalidJson)
+    }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for OptionalJsonBody {
+impl<S: Send + Sync> FromRequestParts<S> for Body {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        parse_body(parts).map(OptionalJsonBody)
+        Ok(Body {
+            bytes: parts
+                .extensions
+                .get::<RawBody>()
+                .map(|b| b.0.clone())
+                .unwrap_or_default(),
+            media_type_ok: media_type_ok(parts),
+            has_content_type: parts.headers.contains_key(http::header::CONTENT_TYPE),
+        })
     }
 }
 

@@ -9,8 +9,10 @@ use crate::domain::validation::{ObjectReader, ProblemKind, Problems};
 /// A response with a JSON body and `Content-Type: application/json`.
 pub fn respond(status: StatusCode, body: &Value) -> Response {
     let mut r = (status, body.to_string()).into_response();
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     r
 }
 
@@ -70,7 +72,12 @@ impl<'a> RequestDoc<'a> {
     /// Reads `{"data": {"type": kind, "id"?, "attributes", "relationships"}, "meta"?}`.
     /// `path_id` is the id of the resource in the path (PATCH), whose `data.id` must match;
     /// without one, `data.id` is refused (ids are minted by the service).
-    pub fn read(body: &'a Value, kind: &str, path_id: Option<&str>, p: &mut Problems) -> Option<RequestDoc<'a>> {
+    pub fn read(
+        body: &'a Value,
+        kind: &str,
+        path_id: Option<&str>,
+        p: &mut Problems,
+    ) -> Option<RequestDoc<'a>> {
         let mut top = ObjectReader::new(body, "", p)?;
         let meta = top.get("meta").and_then(|m| {
             let obj = m.as_object();
@@ -88,7 +95,11 @@ impl<'a> RequestDoc<'a> {
         };
         let mut d = ObjectReader::new(data, "/data", p)?;
         match d.get("type").map(|t| t.as_str()) {
-            None => p.push(ProblemKind::Missing, "/data/type", format!("is required and must be `{kind}`")),
+            None => p.push(
+                ProblemKind::Missing,
+                "/data/type",
+                format!("is required and must be `{kind}`"),
+            ),
             Some(Some(t)) if t == kind => {}
             Some(_) => p.invalid("/data/type", format!("must be `{kind}`")),
         }
@@ -128,29 +139,49 @@ impl<'a> RequestDoc<'a> {
         let rel = self.relationships?.get(name)?;
         let base = format!("/data/relationships/{name}");
         let Some(obj) = rel.as_object() else {
-            p.push(ProblemKind::Relationship, &base, "must be an object with `data`");
+            p.push(
+                ProblemKind::Relationship,
+                &base,
+                "must be an object with `data`",
+            );
             return None;
         };
         let data = match obj.get("data") {
             None => {
-                p.push(ProblemKind::Relationship, &format!("{base}/data"), "is required");
+                p.push(
+                    ProblemKind::Relationship,
+                    &format!("{base}/data"),
+                    "is required",
+                );
                 return None;
             }
             Some(Value::Null) => return None,
             Some(d) => d,
         };
         let Some(data) = data.as_object() else {
-            p.push(ProblemKind::Relationship, &format!("{base}/data"), "must be a resource identifier");
+            p.push(
+                ProblemKind::Relationship,
+                &format!("{base}/data"),
+                "must be a resource identifier",
+            );
             return None;
         };
         if data.get("type").and_then(Value::as_str) != Some(kind) {
-            p.push(ProblemKind::Relationship, &format!("{base}/data/type"), format!("must be `{kind}`"));
+            p.push(
+                ProblemKind::Relationship,
+                &format!("{base}/data/type"),
+                format!("must be `{kind}`"),
+            );
             return None;
         }
         match data.get("id").and_then(Value::as_str) {
             Some(id) => Some(id.to_owned()),
             None => {
-                p.push(ProblemKind::Relationship, &format!("{base}/data/id"), "must be a string id");
+                p.push(
+                    ProblemKind::Relationship,
+                    &format!("{base}/data/id"),
+                    "must be a string id",
+                );
                 None
             }
         }
@@ -159,7 +190,10 @@ impl<'a> RequestDoc<'a> {
     /// Reports relationships other than `known`.
     pub fn only_relationships(&self, known: &[&str], p: &mut Problems) {
         if let Some(rels) = self.relationships {
-            let mut names: Vec<&String> = rels.keys().filter(|k| !known.contains(&k.as_str())).collect();
+            let mut names: Vec<&String> = rels
+                .keys()
+                .filter(|k| !known.contains(&k.as_str()))
+                .collect();
             names.sort();
             for k in names {
                 p.push(

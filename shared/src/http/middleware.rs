@@ -53,7 +53,9 @@ async fn request_id_layer(req: Request, next: Next) -> Response {
         .lambda_context_ref()
         .map(|c| c.request_id.clone())
         .filter(|id| !id.is_empty())
-        .unwrap_or_else(|| crate::domain::ids::new_ulid(time::OffsetDateTime::now_utc()).to_string());
+        .unwrap_or_else(|| {
+            crate::domain::ids::new_ulid(time::OffsetDateTime::now_utc()).to_string()
+        });
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), route = tracing::field::Empty);
     let mut response = REQUEST_ID
         .scope(id.clone(), next.run(req).instrument(span))
@@ -104,7 +106,8 @@ async fn body_layer(req: Request, next: Next) -> Response {
         Err(_) => return ApiError::InvalidJson.into_response(),
     };
     parts.extensions.insert(RawBody(bytes.clone()));
-    next.run(Request::from_parts(parts, Body::from(bytes))).await
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
 }
 
 async fn auth_layer(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
@@ -171,6 +174,9 @@ async fn idempotency_layer(State(state): State<AppState>, req: Request, next: Ne
                 return ApiError::IdempotencyKeyReused.into_response();
             }
             match record.response {
+                // The first response showed a resource that has since been redacted; its
+                // body is gone, and replaying anything else would be a different answer.
+                Some(_) if record.redacted => ApiError::SessionRedacted.into_response(),
                 Some(stored) => replay(stored),
                 None => ApiError::Conflict.into_response(),
             }
@@ -180,26 +186,45 @@ async fn idempotency_layer(State(state): State<AppState>, req: Request, next: Ne
             let (parts, body) = response.into_parts();
             let bytes = match body.collect().await {
                 Ok(c) => c.to_bytes(),
-                Err(e) => return ApiError::internal(std::io::Error::other(e.to_string())).into_response(),
+                Err(e) => {
+                    return ApiError::internal(std::io::Error::other(e.to_string())).into_response()
+                }
             };
             let status = parts.status.as_u16();
             // Keep final answers; give the key back when a retry could succeed.
-            let retryable = status >= 500 || status == 429 || (status == 409 && is_conflict(&bytes));
+            let retryable =
+                status >= 500 || status == 429 || (status == 409 && is_conflict(&bytes));
             let outcome = if retryable {
-                store.release_idempotency(&tenancy, &key_hash, &fingerprint).await
+                store
+                    .release_idempotency(&tenancy, &key_hash, &fingerprint)
+                    .await
             } else {
                 let stored = StoredResponse {
                     status,
                     headers: REPLAYED_HEADERS
                         .iter()
                         .filter_map(|h| {
-                            parts.headers.get(h).and_then(|v| v.to_str().ok()).map(|v| (h.to_string(), v.to_owned()))
+                            parts
+                                .headers
+                                .get(h)
+                                .and_then(|v| v.to_str().ok())
+                                .map(|v| (h.to_string(), v.to_owned()))
                         })
                         .collect(),
                     body: String::from_utf8_lossy(&bytes).into_owned(),
                 };
+                let subject = serde_json::from_slice::<serde_json::Value>(&bytes)
+                    .ok()
+                    .and_then(|v| v["data"]["id"].as_str().map(str::to_owned));
                 store
-                    .complete_idempotency(&tenancy, &key_hash, &fingerprint, stored, Timestamp::now())
+                    .complete_idempotency(
+                        &tenancy,
+                        &key_hash,
+                        &fingerprint,
+                        stored,
+                        subject,
+                        Timestamp::now(),
+                    )
                     .await
             };
             if let Err(e) = outcome {
@@ -221,9 +246,13 @@ fn is_conflict(body: &[u8]) -> bool {
 
 fn replay(stored: StoredResponse) -> Response {
     let mut response = Response::new(Body::from(stored.body));
-    *response.status_mut() = http::StatusCode::from_u16(stored.status).unwrap_or(http::StatusCode::OK);
+    *response.status_mut() =
+        http::StatusCode::from_u16(stored.status).unwrap_or(http::StatusCode::OK);
     for (name, value) in stored.headers {
-        if let (Ok(n), Ok(v)) = (header::HeaderName::try_from(name), HeaderValue::from_str(&value)) {
+        if let (Ok(n), Ok(v)) = (
+            header::HeaderName::try_from(name),
+            HeaderValue::from_str(&value),
+        ) {
             response.headers_mut().insert(n, v);
         }
     }
@@ -254,9 +283,18 @@ mod tests {
 
     #[test]
     fn base_paths_are_split_off() {
-        assert_eq!(split_base_path("/v1/identity/sessions"), ("", "/v1/identity/sessions"));
-        assert_eq!(split_base_path("/prod/v1/identity/sessions"), ("/prod", "/v1/identity/sessions"));
-        assert_eq!(split_base_path("/kyc/prod/v1/identity/x"), ("/kyc/prod", "/v1/identity/x"));
+        assert_eq!(
+            split_base_path("/v1/identity/sessions"),
+            ("", "/v1/identity/sessions")
+        );
+        assert_eq!(
+            split_base_path("/prod/v1/identity/sessions"),
+            ("/prod", "/v1/identity/sessions")
+        );
+        assert_eq!(
+            split_base_path("/kyc/prod/v1/identity/x"),
+            ("/kyc/prod", "/v1/identity/x")
+        );
         assert_eq!(split_base_path("/other"), ("", "/other"));
     }
 }

@@ -57,7 +57,9 @@ impl ListParams {
                         .parse::<usize>()
                         .ok()
                         .filter(|n| (1..=MAX_SIZE).contains(n))
-                        .ok_or_else(|| ApiError::parameter(&key, "must be an integer from 1 to 100"))?;
+                        .ok_or_else(|| {
+                            ApiError::parameter(&key, "must be an integer from 1 to 100")
+                        })?;
                 }
                 "page[total]" => {
                     params.total = match value.as_ref() {
@@ -68,23 +70,28 @@ impl ListParams {
                 }
                 "page[after]" | "page[before]" => {
                     if params.cursor.is_some() {
-                        return Err(ApiError::parameter(&key, "page[after] and page[before] cannot be combined"));
+                        return Err(ApiError::parameter(
+                            &key,
+                            "page[after] and page[before] cannot be combined",
+                        ));
                     }
                     if value.is_empty() {
-                        return Err(ApiError::parameter(&key, "must be a cursor from a previous page"));
+                        return Err(ApiError::parameter(
+                            &key,
+                            "must be a cursor from a previous page",
+                        ));
                     }
-                    let dir = if key == "page[after]" { Direction::After } else { Direction::Before };
+                    let dir = if key == "page[after]" {
+                        Direction::After
+                    } else {
+                        Direction::Before
+                    };
                     params.cursor = Some((dir, value.into_owned()));
                 }
                 k if allowed.contains(&k) => {
                     params.filters.insert(key.clone(), value.into_owned());
                 }
-                _ => {
-                    return Err(ApiError::parameter(
-                        key,
-                        "is not a parameter of this list",
-                    ))
-                }
+                _ => return Err(ApiError::parameter(key, "is not a parameter of this list")),
             }
         }
         Ok(params)
@@ -108,8 +115,9 @@ pub struct Cursors {
 impl Cursors {
     /// Cursors for `list` (e.g. `sessions`) of `tenancy` under `params`' filters.
     pub fn new(secret: &[u8], tenancy: &Tenancy, list: &str, params: &ListParams) -> Cursors {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret)
-            .unwrap_or_else(|_| <Hmac<Sha256> as Mac>::new_from_slice(b"\0").expect("HMAC takes any key length"));
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret).unwrap_or_else(|_| {
+            <Hmac<Sha256> as Mac>::new_from_slice(b"\0").expect("HMAC takes any key length")
+        });
         mac.update(format!("v1|{}|{}|{list}|", tenancy.tenant, tenancy.environment).as_bytes());
         for (k, v) in &params.filters {
             mac.update(format!("{}={}|", k.len(), k).as_bytes());
@@ -153,9 +161,9 @@ impl Cursors {
                     Direction::After => "page[after]",
                     Direction::Before => "page[before]",
                 };
-                let pos = self
-                    .verify(raw)
-                    .ok_or_else(|| ApiError::parameter(name, "is not a valid cursor for this list"))?;
+                let pos = self.verify(raw).ok_or_else(|| {
+                    ApiError::parameter(name, "is not a valid cursor for this list")
+                })?;
                 Some((*dir, pos))
             }
         };
@@ -198,17 +206,29 @@ pub fn collection<T>(
 ) -> Value {
     let first = page.items.first().map(|(pos, _)| pos.as_str());
     let last = page.items.last().map(|(pos, _)| pos.as_str());
-    let own = params
-        .cursor
-        .as_ref()
-        .map(|(d, c)| (if *d == Direction::After { "page[after]" } else { "page[before]" }, c.as_str()));
+    let own = params.cursor.as_ref().map(|(d, c)| {
+        (
+            if *d == Direction::After {
+                "page[after]"
+            } else {
+                "page[before]"
+            },
+            c.as_str(),
+        )
+    });
     let url = |q: String| Value::String(format!("{}{path}?{q}", base.0));
     let next = match (page.has_next, last) {
-        (true, Some(pos)) => url(query_string(params, Some(("page[after]", &cursors.sign(pos))))),
+        (true, Some(pos)) => url(query_string(
+            params,
+            Some(("page[after]", &cursors.sign(pos))),
+        )),
         _ => Value::Null,
     };
     let prev = match (page.has_previous, first) {
-        (true, Some(pos)) => url(query_string(params, Some(("page[before]", &cursors.sign(pos))))),
+        (true, Some(pos)) => url(query_string(
+            params,
+            Some(("page[before]", &cursors.sign(pos))),
+        )),
         _ => Value::Null,
     };
     let mut meta_page = json!({
@@ -240,21 +260,33 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_refuse_tampering_and_foreign_use() {
-        let params = ListParams::parse(Some("filter%5Bstatus%5D=created"), &["filter[status]"]).expect("ok");
+        let params =
+            ListParams::parse(Some("filter%5Bstatus%5D=created"), &["filter[status]"]).expect("ok");
         let c = Cursors::new(b"0123456789abcdef", &tenancy("acme"), "sessions", &params);
         let cur = c.sign("2025-01-15T10:30:00.000Z#sess_01HQ0000000000000000000000");
-        assert_eq!(c.verify(&cur).as_deref(), Some("2025-01-15T10:30:00.000Z#sess_01HQ0000000000000000000000"));
+        assert_eq!(
+            c.verify(&cur).as_deref(),
+            Some("2025-01-15T10:30:00.000Z#sess_01HQ0000000000000000000000")
+        );
 
         let mut tampered = cur.clone().into_bytes();
         tampered[3] = if tampered[3] == b'A' { b'B' } else { b'A' };
-        assert!(c.verify(&String::from_utf8(tampered).expect("utf8")).is_none());
+        assert!(c
+            .verify(&String::from_utf8(tampered).expect("utf8"))
+            .is_none());
         assert!(c.verify("garbage").is_none());
         assert!(c.verify("").is_none());
 
         let other_tenant = Cursors::new(b"0123456789abcdef", &tenancy("evil"), "sessions", &params);
         assert!(other_tenant.verify(&cur).is_none());
-        let other_filter = ListParams::parse(Some("filter[status]=approved"), &["filter[status]"]).expect("ok");
-        let other = Cursors::new(b"0123456789abcdef", &tenancy("acme"), "sessions", &other_filter);
+        let other_filter =
+            ListParams::parse(Some("filter[status]=approved"), &["filter[status]"]).expect("ok");
+        let other = Cursors::new(
+            b"0123456789abcdef",
+            &tenancy("acme"),
+            "sessions",
+            &other_filter,
+        );
         assert!(other.verify(&cur).is_none());
         let other_list = Cursors::new(b"0123456789abcdef", &tenancy("acme"), "accounts", &params);
         assert!(other_list.verify(&cur).is_none());
@@ -275,7 +307,10 @@ mod tests {
             "sort=created_at",
             "page[size]=1&page[size]=2",
         ] {
-            assert!(ListParams::parse(Some(bad), &["filter[status]"]).is_err(), "{bad}");
+            assert!(
+                ListParams::parse(Some(bad), &["filter[status]"]).is_err(),
+                "{bad}"
+            );
         }
     }
 }

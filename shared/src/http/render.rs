@@ -20,7 +20,10 @@ pub fn session(s: &Session) -> Value {
     attrs.insert("creator_id".into(), json!(s.creator.id));
     attrs.insert("entity_type".into(), json!(s.entity_type.as_str()));
     attrs.extend(s.data.to_json());
-    attrs.insert("behavior_analysis".into(), s.behavior_analysis.clone().unwrap_or(Value::Null));
+    attrs.insert(
+        "behavior_analysis".into(),
+        s.behavior_analysis.clone().unwrap_or(Value::Null),
+    );
     attrs.insert("created_at".into(), json!(s.created_at.to_string()));
     attrs.insert("updated_at".into(), json!(s.updated_at.to_string()));
     for (name, value) in [
@@ -41,7 +44,12 @@ pub fn session(s: &Session) -> Value {
         "verifications": to_many("verification", s.verification_ids.iter().map(ToString::to_string)),
         "session_device": to_one("session_device", s.session_device_id.map(|d| d.to_string())),
     });
-    resource("session", &s.id.to_string(), Value::Object(attrs), Some(relationships))
+    resource(
+        "session",
+        &s.id.to_string(),
+        Value::Object(attrs),
+        Some(relationships),
+    )
 }
 
 /// Document linkage. Document ids do not say their kind, so the kind is stored with them
@@ -69,12 +77,18 @@ pub fn account(a: &Account, sessions: &[String], base_path: &str) -> Value {
         "related": format!("{base_path}/v1/identity/documents/idvs?filter[account_id]={}", a.id)
     });
     let relationships = json!({"sessions": sessions_rel, "documents": documents_rel});
-    resource("account", &a.id.to_string(), Value::Object(attrs), Some(relationships))
+    resource(
+        "account",
+        &a.id.to_string(),
+        Value::Object(attrs),
+        Some(relationships),
+    )
 }
 
 /// An event of a session's log.
 pub fn event(e: &Event) -> Value {
-    let mut data = json!({"from": e.data.from.map(|s| s.as_str()), "to": e.data.to.map(|s| s.as_str())});
+    let mut data =
+        json!({"from": e.data.from.map(|s| s.as_str()), "to": e.data.to.map(|s| s.as_str())});
     if let Some(c) = &e.data.comment {
         data["comment"] = json!(c);
     }

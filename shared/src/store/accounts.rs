@@ -4,7 +4,9 @@
 //! update = 1 transaction (conditional on version; moves the claim when the external id
 //! changes); list = 1 Query (`filter[external_id]` reads the account's gsi2 entry).
 
-use aws_sdk_dynamodb::types::{Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
+use aws_sdk_dynamodb::types::{
+    Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+};
 use serde::{Deserialize, Serialize};
 
 use super::items::{envelope, ItemKeys};
@@ -62,7 +64,9 @@ pub enum AccountWriteError {
     Store(#[from] StoreError),
 }
 
-fn build<T, E: std::error::Error + Send + Sync + 'static>(r: Result<T, E>) -> Result<T, StoreError> {
+fn build<T, E: std::error::Error + Send + Sync + 'static>(
+    r: Result<T, E>,
+) -> Result<T, StoreError> {
     r.map_err(|e| StoreError::Dynamo {
         context: "building a request",
         source: Box::new(e),
@@ -83,7 +87,9 @@ impl Store {
                 sk: keys::EXTERNAL_ID_SK.to_owned(),
                 indexes: Vec::new(),
             },
-            &ExternalIdClaim { account_id: account },
+            &ExternalIdClaim {
+                account_id: account,
+            },
         )?;
         let put = build(
             Put::builder()
@@ -116,7 +122,11 @@ impl Store {
     }
 
     /// Writes a new account, claiming its external id in the same transaction.
-    pub async fn create_account(&self, tenancy: &Tenancy, account: &Account) -> Result<(), AccountWriteError> {
+    pub async fn create_account(
+        &self,
+        tenancy: &Tenancy,
+        account: &Account,
+    ) -> Result<(), AccountWriteError> {
         let put = build(
             Put::builder()
                 .table_name(self.table())
@@ -135,11 +145,19 @@ impl Store {
     }
 
     /// Reads an account (strongly consistent).
-    pub async fn get_account(&self, tenancy: &Tenancy, id: AccountId) -> Result<Option<Account>, StoreError> {
-        self.get_item("reading an account", keys::account_pk(tenancy, id), keys::ACCOUNT_SK)
-            .await?
-            .map(|item| decode("reading an account", item))
-            .transpose()
+    pub async fn get_account(
+        &self,
+        tenancy: &Tenancy,
+        id: AccountId,
+    ) -> Result<Option<Account>, StoreError> {
+        self.get_item(
+            "reading an account",
+            keys::account_pk(tenancy, id),
+            keys::ACCOUNT_SK,
+        )
+        .await?
+        .map(|item| decode("reading an account", item))
+        .transpose()
     }
 
     /// Replaces `current` by `next` if its version is unchanged, moving the external-id
@@ -221,6 +239,40 @@ impl Store {
         self.list(&query, page)
             .await?
             .try_map(|item| decode("listing accounts", item))
+    }
+}
+
+impl Store {
+    /// The ids of an account's newest sessions (1 Query on gsi2, keys only), for linkage.
+    pub async fn account_session_ids(
+        &self,
+        tenancy: &Tenancy,
+        account: AccountId,
+        limit: i32,
+    ) -> Result<Vec<String>, StoreError> {
+        let out = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .index_name(GSI2.name)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", GSI2.pk)
+            .expression_attribute_names("#sk", GSI2.sk)
+            .expression_attribute_names("#id", "id")
+            .expression_attribute_values(":pk", s(keys::account_children_pk(tenancy, account)))
+            .expression_attribute_values(":prefix", s(keys::CHILD_SESSION_PREFIX))
+            .projection_expression("#id")
+            .scan_index_forward(false)
+            .limit(limit)
+            .send()
+            .await
+            .map_err(|e| super::sdk_error("listing an account's sessions", e))?;
+        Ok(out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|item| item.get("id").and_then(|v| v.as_s().ok()).cloned())
+            .collect())
     }
 }
 

@@ -45,20 +45,31 @@ impl Store {
                 context: "building a request",
                 source: Box::new(e),
             })?;
-        self.transact("storing an API key", vec![TransactWriteItem::builder().put(put).build()])
-            .await
+        self.transact(
+            "storing an API key",
+            vec![TransactWriteItem::builder().put(put).build()],
+        )
+        .await
     }
 
     /// The key whose secret hashes to `hash`, if any.
     pub async fn api_key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>, StoreError> {
-        self.get_item("reading an API key", keys::api_key_pk(hash), keys::API_KEY_SK)
-            .await?
-            .map(|item| decode("reading an API key", item))
-            .transpose()
+        self.get_item(
+            "reading an API key",
+            keys::api_key_pk(hash),
+            keys::API_KEY_SK,
+        )
+        .await?
+        .map(|item| decode("reading an API key", item))
+        .transpose()
     }
 
     /// One page of a tenancy's keys, newest first.
-    pub async fn list_api_keys(&self, tenancy: &Tenancy, page: &PageRequest) -> Result<Page<ApiKey>, StoreError> {
+    pub async fn list_api_keys(
+        &self,
+        tenancy: &Tenancy,
+        page: &PageRequest,
+    ) -> Result<Page<ApiKey>, StoreError> {
         let query = ListQuery {
             partitions: vec![Partition {
                 index: Some(GSI1),
@@ -78,7 +89,11 @@ impl Store {
 
     /// Revokes a key by its public id. Returns the key as revoked, or `None` if no key has
     /// this id. Revoking twice keeps the first revocation time.
-    pub async fn revoke_api_key(&self, id: ApiKeyId, now: Timestamp) -> Result<Option<ApiKey>, StoreError> {
+    pub async fn revoke_api_key(
+        &self,
+        id: ApiKeyId,
+        now: Timestamp,
+    ) -> Result<Option<ApiKey>, StoreError> {
         let found = self
             .client()
             .query()

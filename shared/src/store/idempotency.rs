@@ -48,6 +48,13 @@ pub struct IdempotencyRecord {
     pub created_at: Timestamp,
     /// Seconds since the epoch after which the record is void (also the TTL attribute).
     pub ttl: i64,
+    /// The resource whose data the response shows (`data.id`), so that redacting it can
+    /// scrub the stored body.
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// True once the body was scrubbed because its subject was redacted.
+    #[serde(default)]
+    pub redacted: bool,
 }
 
 /// The result of a claim.
@@ -74,6 +81,8 @@ impl Store {
             locked_until: now.add(LEASE),
             created_at: now,
             ttl: now.add(RETENTION).unix(),
+            subject: None,
+            redacted: false,
         };
         let item = envelope(
             ENTITY,
@@ -108,7 +117,9 @@ impl Store {
             .await;
         match result {
             Ok(_) => Ok(Claim::Acquired),
-            Err(SdkError::ServiceError(e)) if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) => {
+            Err(SdkError::ServiceError(e))
+                if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) =>
+            {
                 let old = match e.err() {
                     PutItemError::ConditionalCheckFailedException(c) => c.item().cloned(),
                     _ => None,
@@ -117,41 +128,70 @@ impl Store {
                     Some(item) => item,
                     // Older DynamoDB versions do not return the item; read it.
                     None => match self
-                        .get_item("reading an idempotency record", keys::idempotency_pk(tenancy, key_hash), keys::IDEMPOTENCY_SK)
+                        .get_item(
+                            "reading an idempotency record",
+                            keys::idempotency_pk(tenancy, key_hash),
+                            keys::IDEMPOTENCY_SK,
+                        )
                         .await?
                     {
                         Some(item) => item,
-                        None => return Box::pin(self.claim_idempotency(tenancy, key_hash, fingerprint, now)).await,
+                        None => {
+                            return Box::pin(self.claim_idempotency(
+                                tenancy,
+                                key_hash,
+                                fingerprint,
+                                now,
+                            ))
+                            .await
+                        }
                     },
                 };
-                Ok(Claim::Existing(decode("reading an idempotency record", old)?))
+                Ok(Claim::Existing(decode(
+                    "reading an idempotency record",
+                    old,
+                )?))
             }
             Err(e) => Err(super::sdk_error("claiming an idempotency key", e)),
         }
     }
 
-    /// Stores the response of a claimed request.
+    /// Stores the response of a claimed request. `subject` is the id of the resource the
+    /// body shows; the record is indexed under it for [`Store::scrub_idempotency`].
     pub async fn complete_idempotency(
         &self,
         tenancy: &Tenancy,
         key_hash: &str,
         fingerprint: &str,
         response: StoredResponse,
+        subject: Option<String>,
         now: Timestamp,
     ) -> Result<(), StoreError> {
+        let indexes = subject
+            .iter()
+            .map(|s| {
+                (
+                    keys::GSI2,
+                    keys::idempotency_subject_pk(tenancy, s),
+                    keys::position(now, &key_hash),
+                )
+            })
+            .collect();
         let record = IdempotencyRecord {
             fingerprint: fingerprint.to_owned(),
             response: Some(response),
             locked_until: now,
             created_at: now,
             ttl: now.add(RETENTION).unix(),
+            subject,
+            redacted: false,
         };
         let item = envelope(
             ENTITY,
             ItemKeys {
                 pk: keys::idempotency_pk(tenancy, key_hash),
                 sk: keys::IDEMPOTENCY_SK.to_owned(),
-                indexes: Vec::new(),
+                indexes,
             },
             &record,
         )?;
@@ -169,11 +209,19 @@ impl Store {
     }
 
     /// Gives up a claim (the request failed in a way worth retrying).
-    pub async fn release_idempotency(&self, tenancy: &Tenancy, key_hash: &str, fingerprint: &str) -> Result<(), StoreError> {
+    pub async fn release_idempotency(
+        &self,
+        tenancy: &Tenancy,
+        key_hash: &str,
+        fingerprint: &str,
+    ) -> Result<(), StoreError> {
         self.client()
             .delete_item()
             .table_name(self.table())
-            .set_key(Some(Store::key(keys::idempotency_pk(tenancy, key_hash), keys::IDEMPOTENCY_SK)))
+            .set_key(Some(Store::key(
+                keys::idempotency_pk(tenancy, key_hash),
+                keys::IDEMPOTENCY_SK,
+            )))
             .condition_expression("#fp = :fp AND attribute_type(#response, :null)")
             .expression_attribute_names("#fp", "fingerprint")
             .expression_attribute_names("#response", "response")
@@ -183,5 +231,68 @@ impl Store {
             .await
             .map_err(|e| super::sdk_error("releasing an idempotency key", e))?;
         Ok(())
+    }
+}
+
+impl Store {
+    /// Removes the stored bodies of every idempotent response that showed `subject` (a
+    /// session or account being redacted): the record stays, so a retry is still not
+    /// executed twice, but it no longer holds personal data. 1 Query + 1 write per record.
+    pub async fn scrub_idempotency(
+        &self,
+        tenancy: &Tenancy,
+        subject: &str,
+    ) -> Result<(), StoreError> {
+        let mut start = None;
+        loop {
+            let page = self
+                .client()
+                .query()
+                .table_name(self.table())
+                .index_name(keys::GSI2.name)
+                .key_condition_expression("#pk = :pk")
+                .expression_attribute_names("#pk", keys::GSI2.pk)
+                .expression_attribute_values(
+                    ":pk",
+                    s(keys::idempotency_subject_pk(tenancy, subject)),
+                )
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| super::sdk_error("finding idempotent responses", e))?;
+            for item in page.items.unwrap_or_default() {
+                let (Some(pk), Some(sk)) =
+                    (item.get(keys::PK).cloned(), item.get(keys::SK).cloned())
+                else {
+                    continue;
+                };
+                self.client()
+                    .update_item()
+                    .table_name(self.table())
+                    .key(keys::PK, pk)
+                    .key(keys::SK, sk)
+                    .update_expression(
+                        "SET #response.#body = :empty, #redacted = :t REMOVE #gpk, #gsk",
+                    )
+                    .condition_expression("attribute_exists(pk)")
+                    .expression_attribute_names("#response", "response")
+                    .expression_attribute_names("#body", "body")
+                    .expression_attribute_names("#redacted", "redacted")
+                    .expression_attribute_names("#gpk", keys::GSI2.pk)
+                    .expression_attribute_names("#gsk", keys::GSI2.sk)
+                    .expression_attribute_values(":empty", s(""))
+                    .expression_attribute_values(
+                        ":t",
+                        aws_sdk_dynamodb::types::AttributeValue::Bool(true),
+                    )
+                    .send()
+                    .await
+                    .map_err(|e| super::sdk_error("scrubbing an idempotent response", e))?;
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(());
+            }
+        }
     }
 }

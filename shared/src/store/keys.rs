@@ -12,12 +12,13 @@
 //! | account | `T#ACCOUNT#id` | `ACCOUNT` | `T#ACCOUNTS` / pos | `T#EXTERNAL_ID#ext` / `ACCOUNT` | `T#ACCOUNTS#STATUS#s` / pos |
 //! | external-id claim | `T#EXTERNAL_ID#ext` | `EXTERNAL_ID` | | | |
 //! | API key | `APIKEY#sha256` | `APIKEY` | `T#APIKEYS` / pos | `APIKEY_ID#key_id` / `APIKEY` | |
-//! | idempotency record | `T#IDEMPOTENCY#sha256` | `IDEMPOTENCY` | | | |
+//! | session device | `T#DEVICE#id` | `DEVICE` | | | |
+//! | idempotency record | `T#IDEMPOTENCY#sha256` | `IDEMPOTENCY` | | `T#IDEMPOTENT_FOR#id` / pos | |
 //!
 //! `T` is `tenant#environment`; `pos` is `created_at#id`, which sorts newest-last as text
 //! because timestamps have a fixed width. gsi4 is reserved for expiry timers.
 
-use crate::domain::ids::{AccountId, ApiKeyId, SessionId};
+use crate::domain::ids::{AccountId, ApiKeyId, DeviceId, SessionId};
 use crate::domain::values::{Tenancy, Timestamp};
 
 /// Partition key attribute.
@@ -125,6 +126,13 @@ pub fn external_id_pk(tenancy: &Tenancy, external_id: &str) -> String {
 /// Sort key of an external-id claim.
 pub const EXTERNAL_ID_SK: &str = "EXTERNAL_ID";
 
+/// Partition of a session device.
+pub fn device_pk(tenancy: &Tenancy, id: DeviceId) -> String {
+    format!("{}#DEVICE#{id}", tenancy_prefix(tenancy))
+}
+/// Sort key of a session device.
+pub const DEVICE_SK: &str = "DEVICE";
+
 /// Partition of an API key, found by the SHA-256 (hex) of its secret.
 pub fn api_key_pk(secret_sha256_hex: &str) -> String {
     format!("APIKEY#{secret_sha256_hex}")
@@ -143,6 +151,10 @@ pub fn api_key_id_pk(id: ApiKeyId) -> String {
 /// Partition of an idempotency record (the key is hashed: it is caller-chosen text).
 pub fn idempotency_pk(tenancy: &Tenancy, key_sha256_hex: &str) -> String {
     format!("{}#IDEMPOTENCY#{key_sha256_hex}", tenancy_prefix(tenancy))
+}
+/// gsi2 partition of the idempotency records whose stored body shows a resource.
+pub fn idempotency_subject_pk(tenancy: &Tenancy, subject: &str) -> String {
+    format!("{}#IDEMPOTENT_FOR#{subject}", tenancy_prefix(tenancy))
 }
 /// Sort key of an idempotency record.
 pub const IDEMPOTENCY_SK: &str = "IDEMPOTENCY";

@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod api_keys;
+pub mod devices;
 pub mod idempotency;
 pub mod items;
 pub mod keys;
@@ -118,7 +119,10 @@ pub(crate) fn decode<T: serde::de::DeserializeOwned>(
 }
 
 /// Encodes `T` as an item.
-pub(crate) fn encode<T: serde::Serialize>(context: &'static str, value: &T) -> Result<Item, StoreError> {
+pub(crate) fn encode<T: serde::Serialize>(
+    context: &'static str,
+    value: &T,
+) -> Result<Item, StoreError> {
     serde_dynamo::to_item(value).map_err(|source| StoreError::Corrupt { context, source })
 }
 
@@ -160,10 +164,7 @@ impl Store {
 
     /// The primary key of an item.
     pub(crate) fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
-        HashMap::from([
-            (keys::PK.to_owned(), s(pk)),
-            (keys::SK.to_owned(), s(sk)),
-        ])
+        HashMap::from([(keys::PK.to_owned(), s(pk)), (keys::SK.to_owned(), s(sk))])
     }
 
     /// GetItem with a strongly consistent read, so a resource is readable as soon as the
@@ -206,29 +207,38 @@ impl Store {
                     err.as_service_error()
                 {
                     let reasons = cancel.cancellation_reasons();
-                    let codes: Vec<Option<String>> =
-                        reasons.iter().map(|r| r.code().map(str::to_owned)).collect();
-                    if codes.iter().any(|c| c.as_deref() == Some("ConditionalCheckFailed")) {
+                    let codes: Vec<Option<String>> = reasons
+                        .iter()
+                        .map(|r| r.code().map(str::to_owned))
+                        .collect();
+                    if codes
+                        .iter()
+                        .any(|c| c.as_deref() == Some("ConditionalCheckFailed"))
+                    {
                         return Err(StoreError::ConditionFailed {
                             reasons: codes,
                             items: reasons.iter().map(|r| r.item().cloned()).collect(),
                         });
                     }
-                    if codes.iter().any(|c| {
-                        matches!(c.as_deref(), Some("TransactionConflict"))
-                    }) {
+                    if codes
+                        .iter()
+                        .any(|c| matches!(c.as_deref(), Some("TransactionConflict")))
+                    {
                         return Err(StoreError::TransactionConflict);
                     }
-                    if codes.iter().any(|c| {
-                        c.as_deref().is_some_and(|c| THROTTLING_CODES.contains(&c))
-                    }) {
+                    if codes
+                        .iter()
+                        .any(|c| c.as_deref().is_some_and(|c| THROTTLING_CODES.contains(&c)))
+                    {
                         return Err(StoreError::Throttled { context });
                     }
                 }
                 if err
                     .as_service_error()
                     .and_then(|e| e.code())
-                    .is_some_and(|c| c == "TransactionConflictException" || c == "TransactionInProgressException")
+                    .is_some_and(|c| {
+                        c == "TransactionConflictException" || c == "TransactionInProgressException"
+                    })
                 {
                     return Err(StoreError::TransactionConflict);
                 }

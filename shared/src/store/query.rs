@@ -89,10 +89,42 @@ impl Filter {
         let mut values = self.values;
         values.extend(other.values);
         Filter {
-            expression: format!("({}) AND ({})", self.expression, other.expression),
+            expression: format!(
+                "{} AND {}",
+                group(&self.expression),
+                group(&other.expression)
+            ),
             names,
             values,
         }
+    }
+}
+
+/// Parenthesises an expression for use as an AND operand, only where precedence needs it:
+/// DynamoDB rejects "redundant parentheses" such as `((a = b))`.
+fn group(expr: &str) -> String {
+    let wrapped = expr.starts_with('(') && {
+        // Already one group from first to last character?
+        let mut depth = 0i32;
+        let mut closes_early = false;
+        for (i, c) in expr.char_indices() {
+            match c {
+                '(' => depth += 1,
+                ')' => {
+                    depth -= 1;
+                    if depth == 0 && i != expr.len() - 1 {
+                        closes_early = true;
+                    }
+                }
+                _ => {}
+            }
+        }
+        !closes_early
+    };
+    if wrapped || !expr.contains(" OR ") {
+        expr.to_owned()
+    } else {
+        format!("({expr})")
     }
 }
 
@@ -129,7 +161,11 @@ const HIGH: &str = "~";
 
 impl Store {
     /// Fetches one page of `query`.
-    pub async fn list(&self, query: &ListQuery, page: &PageRequest) -> Result<Page<Item>, StoreError> {
+    pub async fn list(
+        &self,
+        query: &ListQuery,
+        page: &PageRequest,
+    ) -> Result<Page<Item>, StoreError> {
         let need = page.size + 1;
         let reverse = matches!(page.cursor, Some((Direction::Before, _)));
         // Reading order: the natural order, or its opposite when paging backwards.
@@ -157,7 +193,11 @@ impl Store {
                 let mut req = self
                     .key_condition(partition, &lo, &hi, filter.as_ref())
                     .scan_index_forward(read_ascending)
-                    .limit(if filter.is_some() { need.max(100) as i32 } else { need as i32 })
+                    .limit(if filter.is_some() {
+                        need.max(100) as i32
+                    } else {
+                        need as i32
+                    })
                     .set_exclusive_start_key(start.take());
                 if let Some(index) = partition.index {
                     req = req.index_name(index.name);
@@ -179,7 +219,13 @@ impl Store {
                 }
             }
         }
-        merged.sort_by(|a, b| if read_ascending { a.0.cmp(&b.0) } else { b.0.cmp(&a.0) });
+        merged.sort_by(|a, b| {
+            if read_ascending {
+                a.0.cmp(&b.0)
+            } else {
+                b.0.cmp(&a.0)
+            }
+        });
         merged.dedup_by(|a, b| a.0 == b.0);
         let has_more = merged.len() > page.size;
         merged.truncate(page.size);
@@ -191,7 +237,11 @@ impl Store {
             Some((Direction::After, _)) => (has_more, true),
             Some((Direction::Before, _)) => (true, has_more),
         };
-        let total = if page.total { Some(self.count(query).await?) } else { None };
+        let total = if page.total {
+            Some(self.count(query).await?)
+        } else {
+            None
+        };
         Ok(Page {
             items: merged,
             has_next,
@@ -244,12 +294,17 @@ impl Store {
             .client()
             .query()
             .table_name(self.table())
-            .key_condition_expression("#k_pk = :k_pk AND #k_sk BETWEEN :k_lo AND :k_hi")
             .expression_attribute_names("#k_pk", pk_attr)
             .expression_attribute_names("#k_sk", sk_attr)
             .expression_attribute_values(":k_pk", s(partition.pk.clone()))
-            .expression_attribute_values(":k_lo", s(lo))
             .expression_attribute_values(":k_hi", s(hi));
+        // DynamoDB refuses an empty string as a key value, so an open lower bound is left out.
+        req = if lo.is_empty() {
+            req.key_condition_expression("#k_pk = :k_pk AND #k_sk <= :k_hi")
+        } else {
+            req.key_condition_expression("#k_pk = :k_pk AND #k_sk BETWEEN :k_lo AND :k_hi")
+                .expression_attribute_values(":k_lo", s(lo))
+        };
         if let Some(f) = filter {
             // DynamoDB rejects placeholders the expression does not use, and filters are
             // assembled from parts that share a vocabulary: pass only what is mentioned.
@@ -299,7 +354,9 @@ fn bounds(query: &ListQuery, partition: &Partition) -> (String, String) {
 fn position_of(item: &Item, partition: &Partition) -> Option<String> {
     let sk_attr = partition.index.map_or(SK, |i| i.sk);
     match item.get(sk_attr) {
-        Some(AttributeValue::S(sk)) => sk.strip_prefix(partition.sk_prefix.as_str()).map(str::to_owned),
+        Some(AttributeValue::S(sk)) => sk
+            .strip_prefix(partition.sk_prefix.as_str())
+            .map(str::to_owned),
         _ => None,
     }
 }
@@ -307,6 +364,24 @@ fn position_of(item: &Item, partition: &Partition) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn and_adds_only_needed_parentheses() {
+        let f = |e: &str| Filter {
+            expression: e.into(),
+            ..Filter::default()
+        };
+        assert_eq!(f("a = b").and(f("c = d")).expression, "a = b AND c = d");
+        assert_eq!(
+            f("a = b").and(f("c = d OR e = f")).expression,
+            "a = b AND (c = d OR e = f)"
+        );
+        assert_eq!(
+            f("(c = d OR e = f)").and(f("a = b")).expression,
+            "(c = d OR e = f) AND a = b"
+        );
+        assert_eq!(f("(a) OR (b)").and(f("c")).expression, "((a) OR (b)) AND c");
+    }
 
     #[test]
     fn mentions_whole_tokens_only() {
@@ -325,7 +400,12 @@ mod tests {
             to: Some("2025-01-15T23:59:59.999Z".into()),
             filter: None,
         };
-        let p = Partition { index: None, pk: "x".into(), sk_prefix: "SESSION#".into(), filter: None };
+        let p = Partition {
+            index: None,
+            pk: "x".into(),
+            sk_prefix: "SESSION#".into(),
+            filter: None,
+        };
         let (lo, hi) = bounds(&q, &p);
         let inside = "SESSION#2025-01-15T23:59:59.999Z#sess_01HQ0000000000000000000000";
         assert!(lo.as_str() <= inside && inside <= hi.as_str());

@@ -66,7 +66,9 @@ pub fn event_item(tenancy: &Tenancy, event: &Event) -> Result<Item, StoreError> 
     )
 }
 
-fn build<T, E: std::error::Error + Send + Sync + 'static>(r: Result<T, E>) -> Result<T, StoreError> {
+fn build<T, E: std::error::Error + Send + Sync + 'static>(
+    r: Result<T, E>,
+) -> Result<T, StoreError> {
     r.map_err(|e| StoreError::Dynamo {
         context: "building a request",
         source: Box::new(e),
@@ -74,7 +76,11 @@ fn build<T, E: std::error::Error + Send + Sync + 'static>(r: Result<T, E>) -> Re
 }
 
 /// A Put of a new event (an event is never overwritten: its key is the session version).
-pub fn put_event(store: &Store, tenancy: &Tenancy, event: &Event) -> Result<TransactWriteItem, StoreError> {
+pub fn put_event(
+    store: &Store,
+    tenancy: &Tenancy,
+    event: &Event,
+) -> Result<TransactWriteItem, StoreError> {
     let put = build(
         Put::builder()
             .table_name(store.table())
@@ -179,11 +185,19 @@ impl Store {
     }
 
     /// Reads a session (strongly consistent).
-    pub async fn get_session(&self, tenancy: &Tenancy, id: SessionId) -> Result<Option<Session>, StoreError> {
-        self.get_item("reading a session", keys::session_pk(tenancy, id), keys::SESSION_SK)
-            .await?
-            .map(|item| decode("reading a session", item))
-            .transpose()
+    pub async fn get_session(
+        &self,
+        tenancy: &Tenancy,
+        id: SessionId,
+    ) -> Result<Option<Session>, StoreError> {
+        self.get_item(
+            "reading a session",
+            keys::session_pk(tenancy, id),
+            keys::SESSION_SK,
+        )
+        .await?
+        .map(|item| decode("reading a session", item))
+        .transpose()
     }
 
     /// Replaces `current` by `next` if nobody changed it in between, writing `events` and any
@@ -288,7 +302,11 @@ impl Store {
     }
 
     /// Every event of a session that carries a comment (for redaction).
-    pub async fn events_with_comments(&self, tenancy: &Tenancy, id: SessionId) -> Result<Vec<Event>, StoreError> {
+    pub async fn events_with_comments(
+        &self,
+        tenancy: &Tenancy,
+        id: SessionId,
+    ) -> Result<Vec<Event>, StoreError> {
         let mut out = Vec::new();
         let mut start: Option<Item> = None;
         loop {
@@ -317,7 +335,11 @@ impl Store {
     }
 
     /// A Put that overwrites an existing event (used only to strip comments on redaction).
-    pub fn overwrite_event(&self, tenancy: &Tenancy, event: &Event) -> Result<TransactWriteItem, StoreError> {
+    pub fn overwrite_event(
+        &self,
+        tenancy: &Tenancy,
+        event: &Event,
+    ) -> Result<TransactWriteItem, StoreError> {
         let put = build(
             Put::builder()
                 .table_name(self.table())
@@ -352,7 +374,11 @@ fn sessions_query(tenancy: &Tenancy, f: &SessionFilter, now: Timestamp) -> ListQ
         // The stored statuses that can appear as one of the requested ones.
         let mut stored: Vec<SessionStatus> = f.statuses.clone();
         if f.statuses.contains(&SessionStatus::Expired) {
-            for st in [SessionStatus::Created, SessionStatus::Started, SessionStatus::Pending] {
+            for st in [
+                SessionStatus::Created,
+                SessionStatus::Started,
+                SessionStatus::Pending,
+            ] {
                 if !stored.contains(&st) {
                     stored.push(st);
                 }
@@ -394,31 +420,36 @@ fn status_predicate(wanted: &[SessionStatus], now: Timestamp) -> Filter {
         ("#f_st".to_owned(), "status".to_owned()),
         ("#f_exp".to_owned(), "expires_at".to_owned()),
     ]);
-    let mut values: std::collections::HashMap<String, AttributeValue> = std::collections::HashMap::from([
-        (":f_now".to_owned(), s(now.to_string())),
-        (":f_null".to_owned(), s("NULL")),
-    ]);
+    let mut values: std::collections::HashMap<String, AttributeValue> =
+        std::collections::HashMap::from([
+            (":f_now".to_owned(), s(now.to_string())),
+            (":f_null".to_owned(), s("NULL")),
+        ]);
     let live = "(attribute_type(#f_exp, :f_null) OR #f_exp > :f_now)";
-    let overdue = "(attribute_type(#f_exp, :f_str) AND #f_exp <= :f_now)";
+    let overdue = "attribute_type(#f_exp, :f_str) AND #f_exp <= :f_now";
     let mut clauses = Vec::new();
     for (i, st) in wanted.iter().enumerate() {
         let ph = format!(":f_s{i}");
         values.insert(ph.clone(), s(st.as_str()));
         if st.is_expirable() {
-            clauses.push(format!("(#f_st = {ph} AND {live})"));
+            clauses.push(format!("#f_st = {ph} AND {live}"));
         } else {
             clauses.push(format!("#f_st = {ph}"));
         }
     }
     if wanted.contains(&SessionStatus::Expired) {
         values.insert(":f_str".to_owned(), s("S"));
-        for (i, st) in [SessionStatus::Created, SessionStatus::Started, SessionStatus::Pending]
-            .iter()
-            .enumerate()
+        for (i, st) in [
+            SessionStatus::Created,
+            SessionStatus::Started,
+            SessionStatus::Pending,
+        ]
+        .iter()
+        .enumerate()
         {
             let ph = format!(":f_e{i}");
             values.insert(ph.clone(), s(st.as_str()));
-            clauses.push(format!("(#f_st = {ph} AND {overdue})"));
+            clauses.push(format!("#f_st = {ph} AND {overdue}"));
         }
     }
     Filter {

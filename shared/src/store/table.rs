@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-    Projection, ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
-    TableStatus, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType, TableStatus,
+    TimeToLiveSpecification,
 };
 use aws_sdk_dynamodb::Client;
 
@@ -88,7 +88,8 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), StoreError>
     }
     match req.send().await {
         Ok(_) => {}
-        Err(e) if e.as_service_error().and_then(|e| e.code()) == Some("ResourceInUseException") => {}
+        Err(e) if e.as_service_error().and_then(|e| e.code()) == Some("ResourceInUseException") => {
+        }
         Err(e) => return Err(sdk_error("creating the table", e)),
     }
     for _ in 0..600 {

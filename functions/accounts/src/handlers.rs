@@ -1,0 +1,203 @@
+//! Handlers of the accounts endpoints.
+//!
+//! DynamoDB round trips: create 1; get 2 in parallel (the account, its newest sessions);
+//! list 1 per partition; patch 2 (read, conditional write); redact 1 + 3 per session + 2.
+
+use axum::extract::State;
+use axum::response::Response;
+use idv::domain::account::AccountStatus;
+use idv::domain::auth::Permission;
+use idv::domain::event::Actor;
+use idv::domain::ids::AccountId;
+use idv::domain::values::Timestamp;
+use idv::http::extract::{Auth, Body, PathId, RawQuery};
+use idv::http::jsonapi::{created, ok, respond};
+use idv::http::middleware::BasePath;
+use idv::http::pagination::{collection, Cursors, ListParams};
+use idv::http::{render, ApiError, AppState};
+use idv::store::accounts::AccountWriteError;
+use idv::workflow;
+
+use crate::input;
+
+/// How many sessions an account shows as linkage.
+const LINKED_SESSIONS: i32 = 100;
+
+fn write_error(e: AccountWriteError) -> ApiError {
+    match e {
+        AccountWriteError::ExternalIdTaken => ApiError::ExternalIdTaken,
+        AccountWriteError::Stale => ApiError::Conflict,
+        AccountWriteError::Store(e) => e.into(),
+    }
+}
+
+/// `POST /accounts`.
+pub async fn create(
+    State(st): State<AppState>,
+    auth: Auth,
+    axum::Extension(base): axum::Extension<BasePath>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let principal = auth.require(Permission::AccountsWrite)?;
+    let account = input::new_account(body.json()?, Timestamp::now())?;
+    st.store
+        .create_account(&principal.tenancy, &account)
+        .await
+        .map_err(write_error)?;
+    let location = format!("{}/v1/identity/accounts/{}", base.0, account.id);
+    Ok(created(render::account(&account, &[], &base.0), &location))
+}
+
+/// `GET /accounts/{id}`.
+pub async fn show(
+    State(st): State<AppState>,
+    auth: Auth,
+    axum::Extension(base): axum::Extension<BasePath>,
+    PathId(id): PathId<AccountId>,
+) -> Result<Response, ApiError> {
+    let principal = auth.require(Permission::AccountsRead)?;
+    let (account, sessions) = tokio::join!(
+        st.store.get_account(&principal.tenancy, id),
+        st.store
+            .account_session_ids(&principal.tenancy, id, LINKED_SESSIONS),
+    );
+    let account = account?.ok_or(ApiError::NotFound)?;
+    Ok(ok(render::account(&account, &sessions?, &base.0)))
+}
+
+/// `GET /accounts`.
+pub async fn list(
+    State(st): State<AppState>,
+    auth: Auth,
+    axum::Extension(base): axum::Extension<BasePath>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let principal = auth.require(Permission::AccountsRead)?;
+    let params = ListParams::parse(query.as_deref(), &["filter[external_id]", "filter[status]"])?;
+    let mut statuses = Vec::new();
+    if let Some((name, v)) = params.filter(&["filter[status]"]) {
+        for part in v.split(',').map(str::trim) {
+            let st = AccountStatus::parse(part).ok_or_else(|| {
+                ApiError::parameter(name, "must be account statuses separated by commas")
+            })?;
+            if !statuses.contains(&st) {
+                statuses.push(st);
+            }
+        }
+    }
+    let external_id = params
+        .filter(&["filter[external_id]"])
+        .map(|(_, v)| v.to_owned());
+    let cursors = Cursors::new(
+        &st.config.cursor_secret,
+        &principal.tenancy,
+        "accounts",
+        &params,
+    );
+    let page_req = cursors.page_request(&params)?;
+    let page = st
+        .store
+        .list_accounts(
+            &principal.tenancy,
+            external_id.as_deref(),
+            &statuses,
+            (None, None),
+            &page_req,
+        )
+        .await?;
+    // List items carry relationship links only: linkage would cost a query per account.
+    let data = page
+        .items
+        .iter()
+        .map(|(_, a)| {
+            let mut r = render::account(a, &[], &base.0);
+            for rel in ["sessions", "documents"] {
+                if let Some(o) = r["relationships"][rel].as_object_mut() {
+                    o.remove("data");
+                }
+            }
+            r
+        })
+        .collect();
+    let doc = collection(
+        &base,
+        "/v1/identity/accounts",
+        &params,
+        &cursors,
+        &page,
+        data,
+    );
+    Ok(respond(http::StatusCode::OK, &doc))
+}
+
+/// `PATCH /accounts/{id}`.
+pub async fn update(
+    State(st): State<AppState>,
+    auth: Auth,
+    axum::Extension(base): axum::Extension<BasePath>,
+    PathId(id): PathId<AccountId>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let principal = auth.require(Permission::AccountsWrite)?;
+    let patch = input::account_patch(body.json()?, &id.to_string())?;
+    let tenancy = &principal.tenancy;
+    for _ in 0..8 {
+        let current = st
+            .store
+            .get_account(tenancy, id)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+        if current.redacted_at.is_some() {
+            return Err(ApiError::SessionRedacted);
+        }
+        let Some(next) = patch.apply(&current, Timestamp::now())? else {
+            let sessions = st
+                .store
+                .account_session_ids(tenancy, id, LINKED_SESSIONS)
+                .await?;
+            return Ok(ok(render::account(&current, &sessions, &base.0)));
+        };
+        match st.store.replace_account(tenancy, &current, &next).await {
+            Ok(()) => {
+                let sessions = st
+                    .store
+                    .account_session_ids(tenancy, id, LINKED_SESSIONS)
+                    .await?;
+                return Ok(ok(render::account(&next, &sessions, &base.0)));
+            }
+            Err(AccountWriteError::Stale) => continue,
+            Err(e) => return Err(write_error(e)),
+        }
+    }
+    Err(ApiError::Conflict)
+}
+
+/// `POST /accounts/{id}/redact`: redacts every session of the account, then the account.
+pub async fn redact(
+    State(st): State<AppState>,
+    auth: Auth,
+    axum::Extension(base): axum::Extension<BasePath>,
+    PathId(id): PathId<AccountId>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let principal = auth.require(Permission::SessionsRedact)?;
+    if body
+        .optional_json()?
+        .is_some_and(|b| b.as_object().is_none_or(|o| !o.is_empty()))
+    {
+        return Err(ApiError::invalid(
+            idv::domain::validation::ProblemKind::Unknown,
+            "",
+            "this request takes no body",
+        ));
+    }
+    let actor = Actor::api_key(principal.key_id.to_string());
+    let account =
+        workflow::redact_account(&st.store, &principal.tenancy, id, &actor, Timestamp::now())
+            .await?;
+    let sessions = st
+        .store
+        .account_session_ids(&principal.tenancy, id, LINKED_SESSIONS)
+        .await?;
+    Ok(ok(render::account(&account, &sessions, &base.0)))
+}

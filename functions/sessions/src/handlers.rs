@@ -1,0 +1,440 @@
+//! Handlers of the sessions endpoints: extract → decide → write → render.
+//!
+//! DynamoDB round trips (besides the cached key lookup): create 1, get 1 (2 when an
+//! overdue session is expired on the way), list 1 per partition read, patch and each action
+//! 2 (read, conditional write), events 1, redact 3 (read, write, comment sweep).
+
+use axum::extract::State;
+use axum::response::Response;
+use idv::domain::auth::Permission;
+use idv::domain::event::{Actor, Event};
+use idv::domain::ids::{AccountId, DeviceId, SessionId};
+use idv::domain::session::{Action, Creator, EntityType, Session, SessionStatus};
+use idv::domain::validation::ProblemKind;
+use idv::domain::values::{Environment, Timestamp};
+use idv::http::extract::{Auth, Body, PathId, RawQuery};
+use idv::http::jsonapi::{created, ok, respond};
+use idv::http::middleware::BasePath;
+use idv::http::pagination::{collection, Cursors, ListParams};
+use idv::http::{render, ApiError, AppState};
+use idv::store::query::Page;
+use idv::store::sessions::{SessionFilter, SessionWriteError};
+use idv::workflow::{self, Change, WorkflowError};
+
+use crate::input;
+
+/// The filters `GET /sessions` accepts.
+const LIST_FILTERS: [&str; 7] = [
+    "filter[account_id]",
+    "filter[account]",
+    "filter[status]",
+    "filter[entity_type]",
+    "filter[session_device]",
+    "filter[created_at_from]",
+    "filter[created_at_to]",
+];
+
+/// `POST /sessions`.
+pub async fn create(
+    State(st): State<AppState>,
+    auth: Auth,
+    axum::Extension(base): axum::Extension<BasePath>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let principal = auth.require(Permission::SessionsWrite)?;
+    let now = Timestamp::now();
+    let input = input::new_session(body.json()?, now)?;
+    let session = Session::new(
+        SessionId::new(now.datetime()),
+        Creator {
+            kind: "api".into(),
+            id: Some(principal.key_id.to_string()),
+        },
+        input.entity_type,
+        input.account,
+        input.data,
+        input.expires_at,
+        now,
+    );
+    let event = Event::change(
+        &session,
+        "session.created",
+        None,
+        Actor::api_key(principal.key_id.to_string()),
+        None,
+    );
+    match st
+        .store
+        .create_session(&principal.tenancy, &session, &event, input.account)
+        .await
+    {
+        Ok(()) => {}
+        Err(SessionWriteError::AccountMissing) => {
+            return Err(ApiError::invalid(
+                ProblemKind::Relationship,
+                "/data/relationships/account/data/id",
+                "no such account",
+            ))
+        }
+        Err(SessionWriteError::Store(e)) => return Err(e.into()),
+        Err(SessionWriteError::Stale(_)) => return Err(ApiError::Conflict),
+    }
+    let location = format!("{}/v1/identity/sessions/{}", base.0, session.id);
+    Ok(created(render::session(&session), &location))
+}
+
+/// `GET /sessions/{id}`.
+pub async fn show(
+    State(st): State<AppState>,
+    auth: Auth,
+    PathId(id): PathId<SessionId>,
+) -> Result<Response, ApiError> {
+    let principal = auth.require(Permission::SessionsRead)?;
+    let session = workflow::load_session(&st.store, &principal.tenancy, id, Timestamp::now())
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(ok(render::session(&session)))
+}
+
+fn parse_filter(params: &ListParams) -> Result<SessionFilter, ApiError> {
+    let mut f = SessionFilter::default();
+    if let Some((name, v)) = params.filter(&["filter[account_id]", "filter[account]"]) {
+        f.account_id = Some(
+            AccountId::parse(v)
+                .map_err(|_| ApiError::parameter(name, "must be an account id (acc_…)"))?,
+        );
+    }
+    if let Some((name, v)) = params.filter(&["filter[status]"]) {
+        for part in v.split(',').map(str::trim) {
+            let st = SessionStatus::parse(part).ok_or_else(|| {
+                ApiError::parameter(name, "must be session statuses separated by commas")
+            })?;
+            if !f.statuses.contains(&st) {
+                f.statuses.push(st);
+            }
+        }
+    }
+    if let Some((name, v)) = params.filter(&["filter[entity_type]"]) {
+        f.entity_type = Some(
+            EntityType::parse(v)
+                .ok_or_else(|| ApiError::parameter(name, "must be person or business"))?,
+        );
+    }
+    for (key, slot) in [
+        ("filter[created_at_from]", &mut f.created_from),
+        ("filter[created_at_to]", &mut f.created_to),
+    ] {
+        if let Some((name, v)) = params.filter(&[key]) {
+            *slot = Some(
+                Timestamp::parse(v)
+                    .ok_or_else(|| ApiError::parameter(name, "must be an RFC 3339 timestamp"))?,
+            );
+        }
+    }
+    if let (Some(from), Some(to)) = (f.created_from, f.created_to) {
+        if from > to {
+            return Err(ApiError::parameter(
+                "filter[created_at_from]",
+                "must not be after filter[created_at_to]",
+            ));
+        }
+    }
+    Ok(f)
+}
+
+fn matches(s: &Session, f: &SessionFilter) -> bool {
+    (f.account_id.is_none() || s.account_id == f.account_id)
+        && (f.statuses.is_empty() || f.statuses.contains(&s.status))
+        && f.entity_type.is_none_or(|e| e == s.entity_type)
+        && f.created_from.is_none_or(|t| s.created_at >= t)
+        && f.created_to.is_none_or(|t| s.created_at <= t)
+}
+
+/// `GET /sessions`.
+pub async fn list(
+    State(st): State<AppState>,
+    auth: Auth,
+    axum::Extension(base): axum::Extension<BasePath>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let principal = auth.require(Permission::SessionsRead)?;
+    let params = ListParams::parse(query.as_deref(), &LIST_FILTERS)?;
+    let filter = parse_filter(&params)?;
+    let cursors = Cursors::new(
+        &st.config.cursor_secret,
+        &principal.tenancy,
+        "sessions",
+        &params,
+    );
+    let page = cursors.page_request(&params)?;
+    let now = Timestamp::now();
+
+    let page: Page<Session> = match params.filter(&["filter[session_device]"]) {
+        // A device belongs to one session: look it up instead of filtering a list.
+        Some((name, v)) => {
+            let device = DeviceId::parse(v)
+                .map_err(|_| ApiError::parameter(name, "must be a session device id (dev_…)"))?;
+            let found = match st.store.device_session(&principal.tenancy, device).await? {
+                Some(id) if page.cursor.is_none() => {
+                    st.store.get_session(&principal.tenancy, id).await?
+                }
+                _ => None,
+            };
+            let items = found
+                .map(|s| workflow::as_seen(s, now))
+                .filter(|s| matches(s, &filter))
+                .map(|s| (idv::store::keys::position(s.created_at, &s.id), s))
+                .into_iter()
+                .collect::<Vec<_>>();
+            let total = page.total.then_some(items.len() as u64);
+            Page {
+                items,
+                has_next: false,
+                has_previous: false,
+                total,
+            }
+        }
+        None => {
+            st.store
+                .list_sessions(&principal.tenancy, &filter, now, &page)
+                .await?
+        }
+    };
+    let data = page
+        .items
+        .iter()
+        .map(|(_, s)| render::session(&workflow::as_seen(s.clone(), now)))
+        .collect();
+    let doc = collection(
+        &base,
+        "/v1/identity/sessions",
+        &params,
+        &cursors,
+        &page,
+        data,
+    );
+    Ok(respond(http::StatusCode::OK, &doc))
+}
+
+/// `PATCH /sessions/{id}`: a JSON merge patch over the applicant attributes and
+/// `expires_at`.
+pub async fn update(
+    State(st): State<AppState>,
+    auth: Auth,
+    PathId(id): PathId<SessionId>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let principal = auth.require(Permission::SessionsWrite)?;
+    let patch = input::session_patch(body.json()?, &id.to_string())?;
+    let now = Timestamp::now();
+    let actor = Actor::api_key(principal.key_id.to_string());
+    let session = workflow::modify_session(&st.store, &principal.tenancy, id, now, |current| {
+        if current.redacted_at.is_some() {
+            return Err(WorkflowError::Domain(
+                idv::domain::session::DomainError::Redacted,
+            ));
+        }
+        if current.status.is_closed_for_edits() {
+            return Err(WorkflowError::Closed(current.status));
+        }
+        let Some((next, fields)) = patch.apply(current, now).map_err(WorkflowError::Invalid)?
+        else {
+            return Ok(None);
+        };
+        let event = Event::change(
+            &next,
+            "session.updated",
+            Some(current.status),
+            actor.clone(),
+            Some(fields),
+        );
+        Ok(Some(Change {
+            next,
+            events: vec![event],
+            extra: Vec::new(),
+        }))
+    })
+    .await?;
+    Ok(ok(render::session(&session)))
+}
+
+async fn act(
+    st: &AppState,
+    principal: &idv::domain::auth::Principal,
+    id: SessionId,
+    action: Action,
+    body: Option<serde_json::Value>,
+) -> Result<Response, ApiError> {
+    let comment = input::decision_comment(body)?;
+    let session = workflow::transition(
+        &st.store,
+        &principal.tenancy,
+        id,
+        action,
+        &Actor::api_key(principal.key_id.to_string()),
+        comment.as_deref(),
+        Timestamp::now(),
+        st.config.session_lifetime,
+    )
+    .await?;
+    Ok(ok(render::session(&session)))
+}
+
+/// `POST /sessions/{id}/approve`.
+pub async fn approve(
+    State(st): State<AppState>,
+    auth: Auth,
+    PathId(id): PathId<SessionId>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let principal = auth.require(Permission::SessionsDecide)?;
+    act(&st, &principal, id, Action::Approve, body.optional_json()?).await
+}
+
+/// `POST /sessions/{id}/decline`.
+pub async fn decline(
+    State(st): State<AppState>,
+    auth: Auth,
+    PathId(id): PathId<SessionId>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let principal = auth.require(Permission::SessionsDecide)?;
+    act(&st, &principal, id, Action::Decline, body.optional_json()?).await
+}
+
+/// `POST /sessions/{id}/mark-for-review`.
+pub async fn mark_for_review(
+    State(st): State<AppState>,
+    auth: Auth,
+    PathId(id): PathId<SessionId>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let principal = auth.require(Permission::SessionsDecide)?;
+    act(
+        &st,
+        &principal,
+        id,
+        Action::MarkForReview,
+        body.optional_json()?,
+    )
+    .await
+}
+
+/// `POST /sessions/{id}/expire`.
+pub async fn expire(
+    State(st): State<AppState>,
+    auth: Auth,
+    PathId(id): PathId<SessionId>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let principal = auth.require(Permission::SessionsWrite)?;
+    act(&st, &principal, id, Action::Expire, body.optional_json()?).await
+}
+
+/// `POST /sessions/{id}/redact`.
+pub async fn redact(
+    State(st): State<AppState>,
+    auth: Auth,
+    PathId(id): PathId<SessionId>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let principal = auth.require(Permission::SessionsRedact)?;
+    if body
+        .optional_json()?
+        .is_some_and(|b| b.as_object().is_none_or(|o| !o.is_empty()))
+    {
+        return Err(ApiError::invalid(
+            ProblemKind::Unknown,
+            "",
+            "this request takes no body",
+        ));
+    }
+    let session = workflow::redact_session(
+        &st.store,
+        &principal.tenancy,
+        id,
+        &Actor::api_key(principal.key_id.to_string()),
+        Timestamp::now(),
+    )
+    .await?;
+    Ok(ok(render::session(&session)))
+}
+
+/// `POST /sessions/{id}/simulate` (staging keys only).
+pub async fn simulate(
+    State(st): State<AppState>,
+    auth: Auth,
+    PathId(id): PathId<SessionId>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let principal = auth.require(Permission::SessionsWrite)?;
+    if principal.tenancy.environment != Environment::Staging {
+        return Err(ApiError::SandboxOnly);
+    }
+    let action = input::simulate_action(body.json()?).map_err(ApiError::Validation)?;
+    act(&st, &principal, id, action, None).await
+}
+
+/// `GET /sessions/{id}/events`, oldest first.
+pub async fn events(
+    State(st): State<AppState>,
+    auth: Auth,
+    axum::Extension(base): axum::Extension<BasePath>,
+    PathId(id): PathId<SessionId>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let principal = auth.require(Permission::EventsRead)?;
+    let params = ListParams::parse(query.as_deref(), &[])?;
+    let list = format!("events:{id}");
+    let cursors = Cursors::new(&st.config.cursor_secret, &principal.tenancy, &list, &params);
+    let page_req = cursors.page_request(&params)?;
+    let page = st
+        .store
+        .list_events(&principal.tenancy, id, &page_req)
+        .await?;
+    // Every session has at least its `session.created` event, so an empty first page means
+    // the session does not exist here; only then is the session read.
+    if page.items.is_empty()
+        && st
+            .store
+            .get_session(&principal.tenancy, id)
+            .await?
+            .is_none()
+    {
+        return Err(ApiError::NotFound);
+    }
+    let data = page.items.iter().map(|(_, e)| render::event(e)).collect();
+    let path = format!("/v1/identity/sessions/{id}/events");
+    let doc = collection(&base, &path, &params, &cursors, &page, data);
+    Ok(respond(http::StatusCode::OK, &doc))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_parse_and_refuse_garbage() {
+        let p = ListParams::parse(
+            Some("filter[status]=created,approved&filter[entity_type]=person&filter[account]=acc_01HQ0000000000000000000000"),
+            &LIST_FILTERS,
+        )
+        .expect("params");
+        let f = parse_filter(&p).expect("filter");
+        assert_eq!(
+            f.statuses,
+            vec![SessionStatus::Created, SessionStatus::Approved]
+        );
+        assert!(f.account_id.is_some());
+        for bad in [
+            "filter[status]=done",
+            "filter[account_id]=sess_01HQ0000000000000000000000",
+            "filter[created_at_from]=yesterday",
+            "filter[entity_type]=robot",
+            "filter[created_at_from]=2025-02-01T00:00:00Z&filter[created_at_to]=2025-01-01T00:00:00Z",
+        ] {
+            let p = ListParams::parse(Some(bad), &LIST_FILTERS).expect("params");
+            assert!(parse_filter(&p).is_err(), "{bad}");
+        }
+    }
+}

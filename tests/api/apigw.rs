@@ -1,0 +1,79 @@
+//! Real API Gateway REST proxy events (the shape production sends, fixtures under
+//! `infra/events/`) and the function-URL shape `cargo lambda watch` sends, fed through
+//! `lambda_http`'s own request conversion into the routers.
+
+use axum::body::Body;
+use http::StatusCode;
+use idv_tests::{Reply, TestApp};
+use serde_json::json;
+
+fn fixture(name: &str, key: &str, session: &str) -> String {
+    let path = format!("{}/../infra/events/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+        .replace("{{API_KEY}}", key)
+        .replace("{{SESSION_ID}}", session)
+}
+
+async fn invoke(app: &TestApp, event: &str) -> Reply {
+    let request = lambda_http::request::from_str(event).expect("lambda_http parses the event");
+    app.send(request.map(Body::new)).await
+}
+
+#[tokio::test]
+async fn rest_events_with_a_stage_prefix_reach_the_right_handlers() {
+    let app = TestApp::new().await;
+
+    // POST with application/vnd.api+json (which lambda_http's payload() would ignore).
+    let created = invoke(&app, &fixture("rest-create-session.json", &app.key, "")).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.json);
+    let id = created.id();
+    assert_eq!(created.attr("person")["name"]["first"], "Jane");
+    assert_eq!(
+        created.headers["location"],
+        format!("/prod/v1/identity/sessions/{id}").as_str(),
+        "links keep the stage the request came through"
+    );
+    assert!(!created.headers["x-request-id"].is_empty());
+
+    // GET whose path arrives as /prod/v1/identity/sessions/{id}.
+    let shown = invoke(&app, &fixture("rest-get-session.json", &app.key, &id)).await;
+    assert_eq!(shown.status, StatusCode::OK, "{}", shown.json);
+    assert_eq!(shown.id(), id);
+
+    // Query parameters from multiValueQueryStringParameters.
+    app.complete_session(&id).await;
+    let listed = invoke(&app, &fixture("rest-list-sessions.json", &app.key, &id)).await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.json);
+    assert_eq!(listed.json["data"][0]["id"], json!(id));
+    assert_eq!(listed.json["meta"]["page"]["size"], 2);
+    assert!(listed.json["links"]["self"]
+        .as_str()
+        .expect("self")
+        .starts_with("/prod/v1/identity/sessions?"));
+
+    // A base64-encoded body with a charset parameter.
+    let approved = invoke(&app, &fixture("rest-approve-base64.json", &app.key, &id)).await;
+    assert_eq!(approved.status, StatusCode::OK, "{}", approved.json);
+    assert_eq!(approved.attr("status"), "approved");
+    let events = app.get(&format!("/v1/identity/sessions/{id}/events")).await;
+    let last = events.json["data"]
+        .as_array()
+        .and_then(|a| a.last())
+        .cloned()
+        .expect("event");
+    assert_eq!(last["attributes"]["data"]["comment"], "documents checked");
+
+    // Without a key, through the same path.
+    let denied = invoke(&app, &fixture("rest-get-session.json", "", &id)).await;
+    assert_eq!(denied.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn function_url_events_as_cargo_lambda_watch_sends_them() {
+    let app = TestApp::new().await;
+    let id = app.create_session(None).await;
+    let shown = invoke(&app, &fixture("http-v2-get-session.json", &app.key, &id)).await;
+    assert_eq!(shown.status, StatusCode::OK, "{}", shown.json);
+    assert_eq!(shown.id(), id);
+}

@@ -1,0 +1,14 @@
+//! Integration tests, one binary, a module per concern. Each test gets a fresh table on
+//! DynamoDB Local (see `idv_tests::TestApp`).
+
+mod accounts;
+mod apigw;
+mod auth;
+mod concurrency;
+mod idempotency;
+mod malformed;
+mod pagination;
+mod redaction;
+mod seed;
+mod sessions;
+mod store;

@@ -1,0 +1,342 @@
+//! The integration-test harness: a fresh table per test on DynamoDB Local, API keys, and a
+//! client that drives the functions' real routers in process.
+//!
+//! DynamoDB Local must be running; `infra/test.sh` (the README's test command) starts one on
+//! a free port and sets `IDV_TEST_DYNAMODB_ENDPOINT`.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
+use axum::body::Body;
+use axum::Router;
+use http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use idv::config::Config;
+use idv::domain::auth::{hash_secret, new_secret, ApiKey, Permission};
+use idv::domain::ids::ApiKeyId;
+use idv::domain::values::{Environment, Tenancy, TenantId, Timestamp};
+use idv::http::AppState;
+use idv::store::{table, Store};
+use serde_json::Value;
+use tower::ServiceExt;
+
+/// The DynamoDB Local endpoint of this test run.
+pub fn dynamodb_endpoint() -> String {
+    std::env::var("IDV_TEST_DYNAMODB_ENDPOINT").unwrap_or_else(|_| {
+        panic!("IDV_TEST_DYNAMODB_ENDPOINT is not set: run the tests with infra/test.sh, which starts DynamoDB Local")
+    })
+}
+
+/// A client for DynamoDB Local (it wants a signature but checks none).
+pub fn dynamodb_client() -> Client {
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(dynamodb_endpoint())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("local", "local", None, None, "tests"))
+        .build();
+    Client::from_conf(config)
+}
+
+/// A response as a test sees it.
+#[derive(Debug)]
+pub struct Reply {
+    /// Status.
+    pub status: StatusCode,
+    /// Headers.
+    pub headers: HeaderMap,
+    /// The body parsed as JSON (`Null` when empty or not JSON).
+    pub json: Value,
+}
+
+impl Reply {
+    /// The first error's code.
+    pub fn code(&self) -> &str {
+        self.json["errors"][0]["code"].as_str().unwrap_or_default()
+    }
+
+    /// The first error's pointer (or parameter, or header).
+    pub fn source(&self) -> &str {
+        let s = &self.json["errors"][0]["source"];
+        s["pointer"]
+            .as_str()
+            .or(s["parameter"].as_str())
+            .or(s["header"].as_str())
+            .unwrap_or_default()
+    }
+
+    /// `data.id`.
+    pub fn id(&self) -> String {
+        self.json["data"]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// `data.attributes.<name>`.
+    pub fn attr(&self, name: &str) -> &Value {
+        &self.json["data"]["attributes"][name]
+    }
+}
+
+/// One test's world: its own table, a staging key with every scope, and the routers.
+pub struct TestApp {
+    /// The store over this test's table.
+    pub store: Store,
+    /// The raw client.
+    pub client: Client,
+    /// This test's table.
+    pub table: String,
+    /// The shared state the routers use.
+    pub state: AppState,
+    /// A staging key of tenant `acme` with `*`.
+    pub key: String,
+    /// `acme`/staging.
+    pub tenancy: Tenancy,
+    sessions: Router,
+    accounts: Router,
+}
+
+/// The settings tests run with: a fixed cursor secret and no key cache (tests of the cache
+/// make their own app).
+pub fn test_config(table: &str, key_cache: Duration) -> Config {
+    Config {
+        table: table.to_owned(),
+        cursor_secret: b"test-cursor-secret-0123456789".to_vec(),
+        session_lifetime: time::Duration::hours(24),
+        key_cache_ttl: key_cache,
+    }
+}
+
+impl TestApp {
+    /// A fresh table and app.
+    pub async fn new() -> TestApp {
+        Self::with_key_cache(Duration::ZERO).await
+    }
+
+    /// A fresh table and app whose key cache trusts lookups for `ttl`.
+    pub async fn with_key_cache(ttl: Duration) -> TestApp {
+        // Internal errors are logged; show them with the failing test's output.
+        let _ = tracing_subscriber::fmt()
+            .with_test_writer()
+            .with_ansi(false)
+            .try_init();
+        let client = dynamodb_client();
+        let table = format!(
+            "t{}",
+            idv::domain::ids::new_ulid(time::OffsetDateTime::now_utc())
+        );
+        table::create_table(&client, &table)
+            .await
+            .expect("create table");
+        let store = Store::new(client.clone(), table.clone());
+        let state = AppState::new(store.clone(), test_config(&table, ttl));
+        let tenancy = Tenancy {
+            tenant: TenantId::parse("acme").expect("tenant"),
+            environment: Environment::Staging,
+        };
+        let mut app = TestApp {
+            sessions: sessions::router(state.clone()),
+            accounts: accounts::router(state.clone()),
+            store,
+            client,
+            table,
+            state,
+            key: String::new(),
+            tenancy: tenancy.clone(),
+        };
+        app.key = app
+            .issue_key("acme", Environment::Staging, &[Permission::All], None)
+            .await;
+        app
+    }
+
+    /// Issues a key and returns its secret.
+    pub async fn issue_key(
+        &self,
+        tenant: &str,
+        environment: Environment,
+        scopes: &[Permission],
+        expires_at: Option<Timestamp>,
+    ) -> String {
+        self.issue_key_with_id(tenant, environment, scopes, expires_at)
+            .await
+            .1
+    }
+
+    /// Issues a key and returns its id and secret.
+    pub async fn issue_key_with_id(
+        &self,
+        tenant: &str,
+        environment: Environment,
+        scopes: &[Permission],
+        expires_at: Option<Timestamp>,
+    ) -> (ApiKeyId, String) {
+        let now = Timestamp::now();
+        let secret = new_secret(environment).expect("randomness");
+        let key = ApiKey {
+            id: ApiKeyId::new(now.datetime()),
+            tenant: TenantId::parse(tenant).expect("tenant"),
+            environment,
+            name: "test".into(),
+            scopes: scopes.to_vec(),
+            created_at: now,
+            expires_at,
+            revoked: false,
+            revoked_at: None,
+        };
+        self.store
+            .put_api_key(&hash_secret(&secret), &key)
+            .await
+            .expect("put key");
+        (key.id, secret)
+    }
+
+    fn router_for(&self, path: &str) -> Router {
+        if path.contains("/v1/identity/accounts") {
+            self.accounts.clone()
+        } else {
+            self.sessions.clone()
+        }
+    }
+
+    /// Sends a request through the function that serves `path`.
+    pub async fn send(&self, req: Request<Body>) -> Reply {
+        let router = self.router_for(req.uri().path());
+        let response = router.oneshot(req).await.expect("infallible");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Reply {
+            status,
+            headers,
+            json,
+        }
+    }
+
+    /// A request with `key`, a JSON body (as `application/json`) and extra headers.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        key: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut b = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("x-api-key", key);
+        if body.is_some() {
+            b = b.header("content-type", "application/json");
+        }
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        let body = body.map_or_else(Body::empty, |v| Body::from(v.to_string()));
+        self.send(b.body(body).expect("request")).await
+    }
+
+    /// GET with the default key.
+    pub async fn get(&self, path: &str) -> Reply {
+        self.call(Method::GET, path, &self.key, None, &[]).await
+    }
+
+    /// POST with the default key.
+    pub async fn post(&self, path: &str, body: Option<&Value>) -> Reply {
+        self.call(Method::POST, path, &self.key, body, &[]).await
+    }
+
+    /// PATCH with the default key.
+    pub async fn patch(&self, path: &str, body: &Value) -> Reply {
+        self.call(Method::PATCH, path, &self.key, Some(body), &[])
+            .await
+    }
+
+    /// Creates a person session (optionally for an account) and returns its id.
+    pub async fn create_session(&self, account: Option<&str>) -> String {
+        let mut body = serde_json::json!({"data": {"type": "session", "attributes": {"entity_type": "person"}}});
+        if let Some(acc) = account {
+            body["data"]["relationships"] =
+                serde_json::json!({"account": {"data": {"type": "account", "id": acc}}});
+        }
+        let r = self.post("/v1/identity/sessions", Some(&body)).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+        r.id()
+    }
+
+    /// Creates an account and returns its id.
+    pub async fn create_account(&self, external_id: Option<&str>) -> String {
+        let mut attrs = serde_json::json!({"entity_type": "person"});
+        if let Some(e) = external_id {
+            attrs["external_id"] = Value::String(e.into());
+        }
+        let body = serde_json::json!({"data": {"type": "account", "attributes": attrs}});
+        let r = self.post("/v1/identity/accounts", Some(&body)).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+        r.id()
+    }
+
+    /// Drives a session to `completed` with `/simulate`.
+    pub async fn complete_session(&self, id: &str) {
+        for action in ["start", "submit", "complete"] {
+            let r = self
+                .post(
+                    &format!("/v1/identity/sessions/{id}/simulate"),
+                    Some(&serde_json::json!({"data": {"attributes": {"action": action}}})),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{action}: {}", r.json);
+        }
+    }
+
+    /// Every item of the table (tests only: a Scan).
+    pub async fn scan_all(&self) -> Vec<HashMap<String, AttributeValue>> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .expect("scan");
+            out.extend(page.items.unwrap_or_default());
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return out;
+            }
+        }
+    }
+
+    /// Every string and number anywhere in the table, flattened (for "is this value gone").
+    pub async fn all_values(&self) -> Vec<String> {
+        fn walk(v: &AttributeValue, out: &mut Vec<String>) {
+            match v {
+                AttributeValue::S(s) | AttributeValue::N(s) => out.push(s.clone()),
+                AttributeValue::Ss(v) | AttributeValue::Ns(v) => out.extend(v.iter().cloned()),
+                AttributeValue::L(l) => l.iter().for_each(|x| walk(x, out)),
+                AttributeValue::M(m) => m.values().for_each(|x| walk(x, out)),
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        for item in self.scan_all().await {
+            for v in item.values() {
+                walk(v, &mut out);
+            }
+        }
+        out
+    }
+}
