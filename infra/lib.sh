@@ -59,8 +59,10 @@ ensure_dynamodb_local() {
 start_dynamodb_local() {
   local port=$1 dir
   dir="$(dynamodb_local_dir)"
-  java -Xmx512m -Djava.library.path="$dir/DynamoDBLocal_lib" -jar "$dir/DynamoDBLocal.jar" \
-    -inMemory -sharedDb -port "$port" >"$TOOLS/dynamodb-$port.log" 2>&1 &
+  # Run from the tools directory: DynamoDB Local drops a metadata file in its cwd.
+  (cd "$TOOLS" && exec java -Xmx512m -Djava.library.path="$dir/DynamoDBLocal_lib" \
+    -jar "$dir/DynamoDBLocal.jar" -inMemory -sharedDb -port "$port" \
+    >"$TOOLS/dynamodb-$port.log" 2>&1) &
   echo $!
 }
 
