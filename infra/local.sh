@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# The README's first command: installs what is missing, starts the whole local stack and
+# serves the API at http://localhost:9000/v1/identity/... until Ctrl-C, which stops
+# everything it started. Running it again while it runs just prints how to reach it.
+#
+# Environment: IDV_API_PORT (9000), IDV_DYNAMODB_PORT (8000), IDV_TOOLS_DIR (.tools).
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+API_PORT="${IDV_API_PORT:-9000}"
+DDB_PORT="${IDV_DYNAMODB_PORT:-8000}"
+RUN="$TOOLS/run"
+DATA="$TOOLS/dynamodb-data"
+mkdir -p "$RUN" "$DATA"
+
+banner() {
+  cat <<MSG
+
+  Identity API  http://localhost:$API_PORT/v1/identity
+  Staging key   $(cat "$DATA/dev-key")   (tenant "local", every scope)
+
+  curl -s -X POST http://localhost:$API_PORT/v1/identity/sessions \\
+    -H "X-Api-Key: $(cat "$DATA/dev-key")" -H "Content-Type: application/json" \\
+    -d '{"data": {"type": "session", "attributes": {"entity_type": "person"}}}'
+
+MSG
+}
+
+if [ -f "$RUN/stack.pid" ] && kill -0 "$(cat "$RUN/stack.pid")" 2>/dev/null; then
+  log "the local stack is already running (pid $(cat "$RUN/stack.pid"))"
+  banner
+  exit 0
+fi
+
+ensure_dynamodb_local
+ensure_cargo_lambda
+
+# Build before serving: `cargo lambda watch` would otherwise compile each function on its
+# first request. Each binary is built on its own, exactly as watch's `cargo run --bin`
+# builds it, so watch finds nothing left to compile.
+log "building the functions (the first build takes several minutes)"
+for bin in idv-admin sessions accounts; do
+  cargo build --quiet --bin "$bin"
+done
+
+PIDS=()
+cleanup() {
+  trap - EXIT INT TERM
+  log "stopping the local stack"
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -f "$RUN/stack.pid"
+}
+trap cleanup EXIT INT TERM
+echo $$ >"$RUN/stack.pid"
+
+if (exec 3<>"/dev/tcp/127.0.0.1/$DDB_PORT") 2>/dev/null; then
+  log "port $DDB_PORT is taken; set IDV_DYNAMODB_PORT to a free port"
+  exit 1
+fi
+dir="$(dynamodb_local_dir)"
+# On disk (not -inMemory) so data and the development key survive a restart.
+(cd "$TOOLS" && exec java -Xmx512m -Djava.library.path="$dir/DynamoDBLocal_lib" \
+  -jar "$dir/DynamoDBLocal.jar" -sharedDb -dbPath "$DATA" -port "$DDB_PORT" \
+  >"$RUN/dynamodb.log" 2>&1) &
+PIDS+=($!)
+wait_for_port "$DDB_PORT" 60 "DynamoDB Local"
+log "DynamoDB Local on port $DDB_PORT"
+
+export_local_aws_env "$DDB_PORT"
+export IDV_TABLE=idv
+./target/debug/idv-admin create-table >/dev/null
+if [ ! -s "$DATA/dev-key" ]; then
+  ./target/debug/idv-admin issue-key --tenant local --environment staging \
+    --name "local development" --scopes '*' >"$DATA/dev-key" 2>/dev/null
+  chmod 600 "$DATA/dev-key"
+fi
+
+cat >"$RUN/functions.env" <<ENV
+IDV_TABLE=idv
+IDV_CURSOR_SECRET=local-development-cursor-secret
+IDV_KEY_CACHE_SECONDS=5
+AWS_ACCESS_KEY_ID=local
+AWS_SECRET_ACCESS_KEY=local
+AWS_REGION=us-east-1
+AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$DDB_PORT
+RUST_LOG=info
+ENV
+
+log "serving the API through cargo lambda watch on port $API_PORT"
+cargo lambda watch --quiet --invoke-port "$API_PORT" --env-file "$RUN/functions.env" &
+PIDS+=($!)
+wait_for_port "$API_PORT" 120 "cargo lambda watch"
+banner
+# Whichever part stops first (Ctrl-C, a crash) takes the rest down with it.
+wait -n "${PIDS[@]}"
