@@ -97,6 +97,20 @@ ensure_s3s_fs() {
   fi
 }
 
+# The credentials the local S3 server checks every signature against (tests and stack).
+S3_ACCESS_KEY="idv-local-access"
+S3_SECRET_KEY="idv-local-secret-key"
+
+# Starts s3s-fs on $1 storing objects under $2; prints its pid.
+start_s3s_fs() {
+  local port=$1 root=$2
+  mkdir -p "$root"
+  "$TOOLS/s3s/bin/s3s-fs" --host 127.0.0.1 --port "$port" \
+    --access-key "$S3_ACCESS_KEY" --secret-key "$S3_SECRET_KEY" "$root" \
+    >"$TOOLS/s3s-$port.log" 2>&1 &
+  echo $!
+}
+
 # Fake credentials: DynamoDB Local wants a signature but checks none.
 export_local_aws_env() { # dynamodb-port
   export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=us-east-1

@@ -1,19 +1,30 @@
 #!/usr/bin/env bash
-# The README's test command: installs what is missing, starts a private DynamoDB Local on a
-# free port, runs the whole test suite against it, and stops it again, pass or fail.
+# The README's test command: installs what is missing, starts a private DynamoDB Local and
+# a private S3 server (s3s-fs, which checks signatures) on free ports, runs the whole test
+# suite against them, and stops them again, pass or fail.
 #
 #   infra/test.sh [extra cargo test arguments]
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
 ensure_dynamodb_local
+ensure_s3s_fs
 DDB_PORT=$(free_port)
+S3_PORT=$(free_port)
+S3_ROOT=$(mktemp -d)
 DDB_PID=$(start_dynamodb_local "$DDB_PORT")
-cleanup() { kill "$DDB_PID" 2>/dev/null || true; wait "$DDB_PID" 2>/dev/null || true; }
+S3_PID=$(start_s3s_fs "$S3_PORT" "$S3_ROOT")
+cleanup() {
+  kill "$DDB_PID" "$S3_PID" 2>/dev/null || true
+  wait "$DDB_PID" "$S3_PID" 2>/dev/null || true
+  rm -rf "$S3_ROOT"
+}
 trap cleanup EXIT INT TERM
 wait_for_port "$DDB_PORT" 60 "DynamoDB Local"
-log "DynamoDB Local on port $DDB_PORT"
+wait_for_port "$S3_PORT" 30 "s3s-fs"
+log "DynamoDB Local on port $DDB_PORT, s3s-fs on port $S3_PORT"
 
 export IDV_TEST_DYNAMODB_ENDPOINT="http://127.0.0.1:$DDB_PORT"
+export IDV_TEST_S3_ENDPOINT="http://127.0.0.1:$S3_PORT"
 export_local_aws_env "$DDB_PORT"
 cargo test --workspace "$@"

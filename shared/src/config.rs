@@ -3,10 +3,13 @@
 //! | variable | meaning | default |
 //! |---|---|---|
 //! | `IDV_TABLE` | the DynamoDB table | `idv` |
+//! | `IDV_BUCKET` | the documents bucket | `idv-documents` |
+//! | `IDV_S3_FORCE_PATH_STYLE` | `true` for local S3 servers (no bucket subdomains) | `false` |
 //! | `IDV_CURSOR_SECRET` | HMAC key that signs pagination cursors | required |
 //! | `IDV_SESSION_LIFETIME_SECONDS` | `expires_at` = `started_at` + this, unless given | `86400` |
 //! | `IDV_KEY_CACHE_SECONDS` | how long a warm Lambda trusts a key lookup | `5` |
 //! | `AWS_ENDPOINT_URL_DYNAMODB` | DynamoDB endpoint override (DynamoDB Local) | AWS |
+//! | `AWS_ENDPOINT_URL_S3` | S3 endpoint override (the local S3 server) | AWS |
 
 use std::time::Duration;
 
@@ -26,6 +29,8 @@ pub enum ConfigError {
 pub struct Config {
     /// The table.
     pub table: String,
+    /// The documents bucket.
+    pub bucket: String,
     /// Key for signing cursors.
     pub cursor_secret: Vec<u8>,
     /// Default session lifetime after start.
@@ -55,6 +60,7 @@ impl Config {
         let lifetime = seconds("IDV_SESSION_LIFETIME_SECONDS", 86_400)?;
         Ok(Config {
             table: var("IDV_TABLE").unwrap_or_else(|| "idv".to_owned()),
+            bucket: var("IDV_BUCKET").unwrap_or_else(|| "idv-documents".to_owned()),
             cursor_secret: secret.into_bytes(),
             session_lifetime: time::Duration::seconds(
                 i64::try_from(lifetime)
@@ -68,8 +74,19 @@ impl Config {
 /// Builds the DynamoDB client from the standard AWS configuration chain (region,
 /// credentials, `AWS_ENDPOINT_URL_DYNAMODB`). Call once per cold start.
 pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
+    aws_clients().await.0
+}
+
+/// Both clients from one load of the AWS configuration chain. Call once per cold start.
+pub async fn aws_clients() -> (aws_sdk_dynamodb::Client, aws_sdk_s3::Client) {
     let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    aws_sdk_dynamodb::Client::new(&shared)
+    let s3 = aws_sdk_s3::config::Builder::from(&shared)
+        .force_path_style(var("IDV_S3_FORCE_PATH_STYLE").is_some_and(|v| v == "true"))
+        .build();
+    (
+        aws_sdk_dynamodb::Client::new(&shared),
+        aws_sdk_s3::Client::from_conf(s3),
+    )
 }
 
 /// Installs JSON logging (CloudWatch-friendly, no ANSI colours). `RUST_LOG` filters.

@@ -17,6 +17,7 @@ use crate::domain::ids::{AccountId, SessionId};
 use crate::domain::session::{Action, DomainError, Session};
 use crate::domain::values::{Tenancy, Timestamp};
 use crate::store::accounts::AccountWriteError;
+use crate::store::objects::Objects;
 use crate::store::sessions::SessionWriteError;
 use crate::store::{Store, StoreError};
 
@@ -32,9 +33,15 @@ pub enum WorkflowError {
     /// The state machine refuses the action.
     #[error(transparent)]
     Domain(#[from] DomainError),
-    /// The session no longer accepts changes of its data in this status.
+    /// The session no longer accepts this kind of change in its status (`action` names the
+    /// change: `update`, `attach_document`, `register_device`).
     #[error("the session is closed for changes")]
-    Closed(crate::domain::session::SessionStatus),
+    Closed {
+        /// Its status.
+        status: crate::domain::session::SessionStatus,
+        /// What was refused.
+        action: &'static str,
+    },
     /// The requested change is invalid against the current state.
     #[error("the change is invalid")]
     Invalid(crate::domain::validation::Problems),
@@ -177,6 +184,57 @@ where
     Err(WorkflowError::Conflict)
 }
 
+/// Attaching a document or a device to a session: a `created` session starts (and gets its
+/// `expires_at`), any other open session records a `session.updated`; `mutate` adds the
+/// reference. Redacted, decided and expired sessions refuse (409).
+pub fn attach_change(
+    current: &Session,
+    action: &'static str,
+    field: &str,
+    actor: &Actor,
+    now: Timestamp,
+    lifetime: Duration,
+    mutate: impl FnOnce(&mut Session),
+) -> Result<Change, WorkflowError> {
+    use crate::domain::session::SessionStatus as S;
+    if current.redacted_at.is_some() {
+        return Err(WorkflowError::Domain(DomainError::Redacted));
+    }
+    if matches!(current.status, S::Approved | S::Declined | S::Expired) {
+        return Err(WorkflowError::Closed {
+            status: current.status,
+            action,
+        });
+    }
+    if current.status == S::Created {
+        let t = current.apply(Action::Start, now, lifetime)?;
+        let event = Event::transition(&t, actor.clone(), None);
+        let mut next = t.next;
+        mutate(&mut next);
+        return Ok(Change {
+            next,
+            events: vec![event],
+            extra: Vec::new(),
+        });
+    }
+    let mut next = current.clone();
+    mutate(&mut next);
+    next.version += 1;
+    next.updated_at = now.at_least(current.updated_at);
+    let event = Event::change(
+        &next,
+        "session.updated",
+        Some(current.status),
+        actor.clone(),
+        Some(vec![field.to_owned()]),
+    );
+    Ok(Change {
+        next,
+        events: vec![event],
+        extra: Vec::new(),
+    })
+}
+
 /// Applies a state-machine action, recording its event with `actor` (and a reviewer's
 /// `comment` for decisions).
 #[allow(clippy::too_many_arguments)]
@@ -203,15 +261,26 @@ pub async fn transition(
 }
 
 /// Redacts a session: its personal data becomes null (one conditional write with a
-/// `session.redacted` event), then reviewers' comments are stripped from its event log.
-/// Safe to repeat: a second call changes nothing but finishes an interrupted cascade.
+/// `session.redacted` event, its device's data nulled in the same transaction), then its
+/// documents' files are deleted from S3 and their names and extracted data nulled, and
+/// reviewers' comments are stripped from its event log. Safe to repeat: a second call
+/// changes nothing but finishes an interrupted cascade.
 pub async fn redact_session(
     store: &Store,
+    objects: &Objects,
     tenancy: &Tenancy,
     id: SessionId,
     actor: &Actor,
     now: Timestamp,
 ) -> Result<Session, WorkflowError> {
+    let device = match store
+        .get_session(tenancy, id)
+        .await?
+        .and_then(|s| s.session_device_id)
+    {
+        Some(dev) => store.get_device(tenancy, dev).await?,
+        None => None,
+    };
     let session = modify_session(store, tenancy, id, now, |current| {
         let Some(next) = current.redacted(now) else {
             return Ok(None);
@@ -223,13 +292,25 @@ pub async fn redact_session(
             actor.clone(),
             None,
         );
+        let mut extra = Vec::new();
+        if let Some(d) = device
+            .as_ref()
+            .filter(|d| Some(d.id) == current.session_device_id)
+        {
+            if let Some(clean) = d.redacted(now) {
+                extra.push(crate::store::devices::put_device(store, tenancy, &clean)?);
+            }
+        }
         Ok(Some(Change {
             next,
             events: vec![event],
-            extra: Vec::new(),
+            extra,
         }))
     })
     .await?;
+    for doc in &session.documents {
+        redact_document(store, objects, tenancy, doc.id, now).await?;
+    }
     // After redaction no decision (and so no comment) can be added, so one pass suffices.
     let events = store.events_with_comments(tenancy, id).await?;
     for chunk in events.chunks(100) {
@@ -245,9 +326,37 @@ pub async fn redact_session(
     Ok(session)
 }
 
-/// Redacts an account and, first, every one of its sessions.
+/// Deletes a document's files from S3 and nulls its file names and extracted data.
+/// Objects are deleted first: if the write then fails, a retry finds the document not yet
+/// redacted and deletes (already absent) objects again.
+pub async fn redact_document(
+    store: &Store,
+    objects: &Objects,
+    tenancy: &Tenancy,
+    id: crate::domain::ids::DocumentId,
+    now: Timestamp,
+) -> Result<(), WorkflowError> {
+    for _ in 0..ATTEMPTS {
+        let Some(current) = store.get_document(tenancy, id).await? else {
+            return Ok(());
+        };
+        for file in &current.files {
+            objects.delete(&file.object_key).await?;
+        }
+        let Some(next) = current.redacted(now) else {
+            return Ok(());
+        };
+        if store.replace_document(tenancy, &current, &next).await? {
+            return Ok(());
+        }
+    }
+    Err(WorkflowError::Conflict)
+}
+
+/// Redacts an account and, first, every one of its sessions and documents.
 pub async fn redact_account(
     store: &Store,
+    objects: &Objects,
     tenancy: &Tenancy,
     id: AccountId,
     actor: &Actor,
@@ -259,10 +368,13 @@ pub async fn redact_account(
     // Sessions first: if this is interrupted, the account is not yet marked redacted and a
     // retry redoes the cascade.
     for session in store.account_sessions(tenancy, id).await? {
-        match redact_session(store, tenancy, session.id, actor, now).await {
+        match redact_session(store, objects, tenancy, session.id, actor, now).await {
             Ok(_) | Err(WorkflowError::NotFound) => {}
             Err(e) => return Err(e),
         }
+    }
+    for doc in store.account_documents(tenancy, id).await? {
+        redact_document(store, objects, tenancy, doc.id, now).await?;
     }
     for _ in 0..ATTEMPTS {
         let current = store

@@ -19,9 +19,40 @@ use idv::domain::auth::{hash_secret, new_secret, ApiKey, Permission};
 use idv::domain::ids::ApiKeyId;
 use idv::domain::values::{Environment, Tenancy, TenantId, Timestamp};
 use idv::http::AppState;
+use idv::store::objects::Objects;
 use idv::store::{table, Store};
 use serde_json::Value;
 use tower::ServiceExt;
+
+/// The local S3 server (s3s-fs) of this test run.
+pub fn s3_endpoint() -> String {
+    std::env::var("IDV_TEST_S3_ENDPOINT").unwrap_or_else(|_| {
+        panic!("IDV_TEST_S3_ENDPOINT is not set: run the tests with infra/test.sh, which starts the local S3 server")
+    })
+}
+
+/// Credentials the local S3 server checks signatures against.
+pub const S3_ACCESS_KEY: &str = "idv-local-access";
+/// See [`S3_ACCESS_KEY`].
+pub const S3_SECRET_KEY: &str = "idv-local-secret-key";
+
+/// A client for the local S3 server (path-style: no bucket subdomains on localhost).
+pub fn s3_client() -> aws_sdk_s3::Client {
+    let config = aws_sdk_s3::Config::builder()
+        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .endpoint_url(s3_endpoint())
+        .region(aws_sdk_s3::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            S3_ACCESS_KEY,
+            S3_SECRET_KEY,
+            None,
+            None,
+            "tests",
+        ))
+        .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
 
 /// The DynamoDB Local endpoint of this test run.
 pub fn dynamodb_endpoint() -> String {
@@ -90,6 +121,8 @@ pub struct TestApp {
     pub client: Client,
     /// This test's table.
     pub table: String,
+    /// This test's bucket.
+    pub objects: Objects,
     /// The shared state the routers use.
     pub state: AppState,
     /// A staging key of tenant `acme` with `*`.
@@ -105,6 +138,7 @@ pub struct TestApp {
 pub fn test_config(table: &str, key_cache: Duration) -> Config {
     Config {
         table: table.to_owned(),
+        bucket: String::new(),
         cursor_secret: b"test-cursor-secret-0123456789".to_vec(),
         session_lifetime: time::Duration::hours(24),
         key_cache_ttl: key_cache,
@@ -133,7 +167,17 @@ impl TestApp {
             .await
             .expect("create table");
         let store = Store::new(client.clone(), table.clone());
-        let state = AppState::new(store.clone(), test_config(&table, ttl));
+        let s3 = s3_client();
+        let bucket = format!("b{}", table[1..].to_lowercase());
+        s3.create_bucket()
+            .bucket(&bucket)
+            .send()
+            .await
+            .expect("create bucket");
+        let objects = Objects::new(s3, bucket.clone());
+        let mut config = test_config(&table, ttl);
+        config.bucket = bucket;
+        let state = AppState::new(store.clone(), objects.clone(), config);
         let tenancy = Tenancy {
             tenant: TenantId::parse("acme").expect("tenant"),
             environment: Environment::Staging,
@@ -144,6 +188,7 @@ impl TestApp {
             store,
             client,
             table,
+            objects,
             state,
             key: String::new(),
             tenancy: tenancy.clone(),

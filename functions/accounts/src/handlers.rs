@@ -20,8 +20,21 @@ use idv::workflow;
 
 use crate::input;
 
-/// How many sessions an account shows as linkage.
-const LINKED_SESSIONS: i32 = 100;
+/// How many sessions and documents an account shows as linkage.
+const LINKED: i32 = 100;
+
+/// The account's newest sessions and documents (2 Queries, in parallel).
+async fn linkage(
+    st: &AppState,
+    tenancy: &idv::domain::values::Tenancy,
+    id: AccountId,
+) -> Result<(Vec<String>, Vec<idv::domain::session::DocumentRef>), ApiError> {
+    let (sessions, documents) = tokio::join!(
+        st.store.account_session_ids(tenancy, id, LINKED),
+        st.store.account_document_refs(tenancy, id, LINKED),
+    );
+    Ok((sessions?, documents?))
+}
 
 fn write_error(e: AccountWriteError) -> ApiError {
     match e {
@@ -45,7 +58,10 @@ pub async fn create(
         .await
         .map_err(write_error)?;
     let location = format!("{}/v1/identity/accounts/{}", base.0, account.id);
-    Ok(created(render::account(&account, &[], &base.0), &location))
+    Ok(created(
+        render::account(&account, &[], &[], &base.0),
+        &location,
+    ))
 }
 
 /// `GET /accounts/{id}`.
@@ -56,13 +72,15 @@ pub async fn show(
     PathId(id): PathId<AccountId>,
 ) -> Result<Response, ApiError> {
     let principal = auth.require(Permission::AccountsRead)?;
-    let (account, sessions) = tokio::join!(
+    let (account, links) = tokio::join!(
         st.store.get_account(&principal.tenancy, id),
-        st.store
-            .account_session_ids(&principal.tenancy, id, LINKED_SESSIONS),
+        linkage(&st, &principal.tenancy, id),
     );
     let account = account?.ok_or(ApiError::NotFound)?;
-    Ok(ok(render::account(&account, &sessions?, &base.0)))
+    let (sessions, documents) = links?;
+    Ok(ok(render::account(
+        &account, &sessions, &documents, &base.0,
+    )))
 }
 
 /// `GET /accounts`.
@@ -110,7 +128,7 @@ pub async fn list(
         .items
         .iter()
         .map(|(_, a)| {
-            let mut r = render::account(a, &[], &base.0);
+            let mut r = render::account(a, &[], &[], &base.0);
             for rel in ["sessions", "documents"] {
                 if let Some(o) = r["relationships"][rel].as_object_mut() {
                     o.remove("data");
@@ -151,19 +169,15 @@ pub async fn update(
             return Err(ApiError::SessionRedacted);
         }
         let Some(next) = patch.apply(&current, Timestamp::now())? else {
-            let sessions = st
-                .store
-                .account_session_ids(tenancy, id, LINKED_SESSIONS)
-                .await?;
-            return Ok(ok(render::account(&current, &sessions, &base.0)));
+            let (sessions, documents) = linkage(&st, tenancy, id).await?;
+            return Ok(ok(render::account(
+                &current, &sessions, &documents, &base.0,
+            )));
         };
         match st.store.replace_account(tenancy, &current, &next).await {
             Ok(()) => {
-                let sessions = st
-                    .store
-                    .account_session_ids(tenancy, id, LINKED_SESSIONS)
-                    .await?;
-                return Ok(ok(render::account(&next, &sessions, &base.0)));
+                let (sessions, documents) = linkage(&st, tenancy, id).await?;
+                return Ok(ok(render::account(&next, &sessions, &documents, &base.0)));
             }
             Err(AccountWriteError::Stale) => continue,
             Err(e) => return Err(write_error(e)),
@@ -192,12 +206,17 @@ pub async fn redact(
         ));
     }
     let actor = Actor::api_key(principal.key_id.to_string());
-    let account =
-        workflow::redact_account(&st.store, &principal.tenancy, id, &actor, Timestamp::now())
-            .await?;
-    let sessions = st
-        .store
-        .account_session_ids(&principal.tenancy, id, LINKED_SESSIONS)
-        .await?;
-    Ok(ok(render::account(&account, &sessions, &base.0)))
+    let account = workflow::redact_account(
+        &st.store,
+        &st.objects,
+        &principal.tenancy,
+        id,
+        &actor,
+        Timestamp::now(),
+    )
+    .await?;
+    let (sessions, documents) = linkage(&st, &principal.tenancy, id).await?;
+    Ok(ok(render::account(
+        &account, &sessions, &documents, &base.0,
+    )))
 }

@@ -235,7 +235,10 @@ pub async fn update(
             ));
         }
         if current.status.is_closed_for_edits() {
-            return Err(WorkflowError::Closed(current.status));
+            return Err(WorkflowError::Closed {
+                status: current.status,
+                action: "update",
+            });
         }
         let Some((next, fields)) = patch.apply(current, now).map_err(WorkflowError::Invalid)?
         else {
@@ -351,6 +354,7 @@ pub async fn redact(
     }
     let session = workflow::redact_session(
         &st.store,
+        &st.objects,
         &principal.tenancy,
         id,
         &Actor::api_key(principal.key_id.to_string()),

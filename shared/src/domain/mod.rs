@@ -5,6 +5,8 @@
 pub mod account;
 pub mod applicant;
 pub mod auth;
+pub mod device;
+pub mod document;
 pub mod event;
 pub mod ids;
 pub mod session;

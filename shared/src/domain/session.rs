@@ -187,6 +187,15 @@ pub struct Creator {
     pub id: Option<String>,
 }
 
+/// A linked document: its id and kind (the kind is part of its JSON:API type).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocumentRef {
+    /// The document.
+    pub id: DocumentId,
+    /// ID or proof of address.
+    pub kind: super::document::DocumentKind,
+}
+
 /// Why a transition was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DomainError {
@@ -243,7 +252,7 @@ pub struct Session {
     /// Redaction.
     pub redacted_at: Option<Timestamp>,
     /// Linked documents, oldest first.
-    pub document_ids: Vec<DocumentId>,
+    pub documents: Vec<DocumentRef>,
     /// Its verifications, oldest first.
     pub verification_ids: Vec<VerificationId>,
     /// The registered device.
@@ -293,7 +302,7 @@ impl Session {
             decisioned_at: None,
             expired_at: None,
             redacted_at: None,
-            document_ids: Vec::new(),
+            documents: Vec::new(),
             verification_ids: Vec::new(),
             session_device_id: None,
         }

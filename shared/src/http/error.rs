@@ -324,9 +324,9 @@ impl From<WorkflowError> for ApiError {
             WorkflowError::NotFound => ApiError::NotFound,
             WorkflowError::Domain(d) => d.into(),
             WorkflowError::Conflict => ApiError::Conflict,
-            WorkflowError::Closed(status) => ApiError::InvalidTransition {
+            WorkflowError::Closed { status, action } => ApiError::InvalidTransition {
                 status: status.as_str().to_owned(),
-                action: "update".to_owned(),
+                action: action.to_owned(),
             },
             WorkflowError::Invalid(p) => ApiError::Validation(p),
             WorkflowError::Store(s) => s.into(),

@@ -15,6 +15,7 @@ pub mod render;
 use std::sync::Arc;
 
 use crate::config::Config;
+use crate::store::objects::Objects;
 use crate::store::Store;
 
 pub use error::ApiError;
@@ -25,6 +26,8 @@ pub use middleware::app;
 pub struct AppState {
     /// The table.
     pub store: Store,
+    /// The documents bucket.
+    pub objects: Objects,
     /// Settings.
     pub config: Arc<Config>,
     /// Recent key lookups.
@@ -32,11 +35,21 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// State over `store` with `config`.
-    pub fn new(store: Store, config: Config) -> AppState {
+    /// Everything a function needs, from the environment. Call once per cold start.
+    pub async fn from_env() -> Result<AppState, crate::config::ConfigError> {
+        let config = Config::from_env()?;
+        let (dynamodb, s3) = crate::config::aws_clients().await;
+        let store = Store::new(dynamodb, config.table.clone());
+        let objects = Objects::new(s3, config.bucket.clone());
+        Ok(AppState::new(store, objects, config))
+    }
+
+    /// State over `store` and `objects` with `config`.
+    pub fn new(store: Store, objects: Objects, config: Config) -> AppState {
         let keys = Arc::new(auth::KeyCache::new(config.key_cache_ttl));
         AppState {
             store,
+            objects,
             config: Arc::new(config),
             keys,
         }

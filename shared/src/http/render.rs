@@ -40,7 +40,7 @@ pub fn session(s: &Session) -> Value {
     }
     let relationships = json!({
         "account": to_one("account", s.account_id.map(|a| a.to_string())),
-        "documents": documents(&s.document_ids),
+        "documents": documents(&s.documents),
         "verifications": to_many("verification", s.verification_ids.iter().map(ToString::to_string)),
         "session_device": to_one("session_device", s.session_device_id.map(|d| d.to_string())),
     });
@@ -52,14 +52,22 @@ pub fn session(s: &Session) -> Value {
     )
 }
 
-/// Document linkage. Document ids do not say their kind, so the kind is stored with them
-/// once documents exist; until then the list is empty.
-fn documents(ids: &[crate::domain::ids::DocumentId]) -> Value {
-    to_many("document", ids.iter().map(ToString::to_string))
+/// Document linkage: each with its own type (`document/idv`, `document/address`).
+fn documents(docs: &[crate::domain::session::DocumentRef]) -> Value {
+    let data: Vec<Value> = docs
+        .iter()
+        .map(|d| json!({"type": d.kind.resource_type(), "id": d.id.to_string()}))
+        .collect();
+    json!({ "data": data })
 }
 
-/// An account resource with its newest sessions as linkage.
-pub fn account(a: &Account, sessions: &[String], base_path: &str) -> Value {
+/// An account resource with its newest sessions and documents as linkage.
+pub fn account(
+    a: &Account,
+    sessions: &[String],
+    docs: &[crate::domain::session::DocumentRef],
+    base_path: &str,
+) -> Value {
     let mut attrs = Map::new();
     attrs.insert("status".into(), json!(a.status.as_str()));
     attrs.insert("external_id".into(), json!(a.external_id));
@@ -72,7 +80,7 @@ pub fn account(a: &Account, sessions: &[String], base_path: &str) -> Value {
     sessions_rel["links"] = json!({
         "related": format!("{base_path}/v1/identity/sessions?filter[account_id]={}", a.id)
     });
-    let mut documents_rel = to_many("document", Vec::<String>::new());
+    let mut documents_rel = documents(docs);
     documents_rel["links"] = json!({
         "related": format!("{base_path}/v1/identity/documents/idvs?filter[account_id]={}", a.id)
     });
@@ -105,4 +113,69 @@ pub fn event(e: &Event) -> Value {
             "data": data,
         }
     })
+}
+
+/// A document resource. `urls` holds a presigned download URL per uploaded file (by index)
+/// for callers allowed to read documents.
+pub fn document(d: &crate::domain::document::Document, urls: &[Option<String>]) -> Value {
+    let files: Vec<Value> = d
+        .files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            json!({
+                "id": f.id.to_string(),
+                "filename": f.filename,
+                "content_type": f.content_type.as_str(),
+                "byte_size": f.byte_size,
+                "side": f.side,
+                "status": f.status,
+                "reason": f.reason,
+                "url": urls.get(i).cloned().flatten(),
+            })
+        })
+        .collect();
+    let attrs = json!({
+        "status": d.status.as_str(),
+        "document_type": d.document_type,
+        "files": files,
+        "extracted": d.extracted,
+        "created_at": d.created_at.to_string(),
+        "updated_at": d.updated_at.to_string(),
+        "submitted_at": ts(d.submitted_at),
+        "processed_at": ts(d.processed_at),
+        "redacted_at": ts(d.redacted_at),
+    });
+    let relationships = json!({
+        "session": to_one("session", d.session_id.map(|s| s.to_string())),
+        "account": to_one("account", d.account_id.map(|a| a.to_string())),
+        "verifications": to_many("verification", d.verification_ids.iter().map(ToString::to_string)),
+    });
+    resource(
+        d.kind.resource_type(),
+        &d.id.to_string(),
+        attrs,
+        Some(relationships),
+    )
+}
+
+/// A session device resource.
+pub fn device(d: &crate::domain::device::Device) -> Value {
+    let attrs = json!({
+        "user_agent": d.user_agent,
+        "platform": d.platform,
+        "locale": d.locale,
+        "ip_address": d.ip_address,
+        "sdk_version": d.sdk_version,
+        "behavior_analysis": d.behavior_analysis,
+        "created_at": d.created_at.to_string(),
+        "redacted_at": ts(d.redacted_at),
+    });
+    let relationships = json!({"session": to_one("session", Some(d.session_id.to_string()))});
+    resource(
+        "session_device",
+        &d.id.to_string(),
+        attrs,
+        Some(relationships),
+    )
 }

@@ -242,6 +242,25 @@ impl Store {
     }
 }
 
+/// A condition (in a transaction) that an account exists in this tenancy.
+pub fn check_account_exists(
+    store: &Store,
+    tenancy: &Tenancy,
+    id: AccountId,
+) -> Result<TransactWriteItem, StoreError> {
+    let check = build(
+        aws_sdk_dynamodb::types::ConditionCheck::builder()
+            .table_name(store.table())
+            .set_key(Some(Store::key(
+                keys::account_pk(tenancy, id),
+                keys::ACCOUNT_SK,
+            )))
+            .condition_expression("attribute_exists(pk)")
+            .build(),
+    )?;
+    Ok(TransactWriteItem::builder().condition_check(check).build())
+}
+
 impl Store {
     /// The ids of an account's newest sessions (1 Query on gsi2, keys only), for linkage.
     pub async fn account_session_ids(

@@ -12,13 +12,14 @@
 //! | account | `T#ACCOUNT#id` | `ACCOUNT` | `T#ACCOUNTS` / pos | `T#EXTERNAL_ID#ext` / `ACCOUNT` | `T#ACCOUNTS#STATUS#s` / pos |
 //! | external-id claim | `T#EXTERNAL_ID#ext` | `EXTERNAL_ID` | | | |
 //! | API key | `APIKEY#sha256` | `APIKEY` | `T#APIKEYS` / pos | `APIKEY_ID#key_id` / `APIKEY` | |
+//! | document | `T#DOCUMENT#id` | `DOCUMENT` | `T#DOCUMENTS#kind` / pos | `T#ACCOUNT#acc` / `DOCUMENT#pos` | `T#SESSION#sess#DOCUMENTS` / pos |
 //! | session device | `T#DEVICE#id` | `DEVICE` | | | |
 //! | idempotency record | `T#IDEMPOTENCY#sha256` | `IDEMPOTENCY` | | `T#IDEMPOTENT_FOR#id` / pos | |
 //!
 //! `T` is `tenant#environment`; `pos` is `created_at#id`, which sorts newest-last as text
 //! because timestamps have a fixed width. gsi4 is reserved for expiry timers.
 
-use crate::domain::ids::{AccountId, ApiKeyId, DeviceId, SessionId};
+use crate::domain::ids::{AccountId, ApiKeyId, DeviceId, DocumentId, SessionId};
 use crate::domain::values::{Tenancy, Timestamp};
 
 /// Partition key attribute.
@@ -125,6 +126,23 @@ pub fn external_id_pk(tenancy: &Tenancy, external_id: &str) -> String {
 }
 /// Sort key of an external-id claim.
 pub const EXTERNAL_ID_SK: &str = "EXTERNAL_ID";
+
+/// Partition of a document.
+pub fn document_pk(tenancy: &Tenancy, id: DocumentId) -> String {
+    format!("{}#DOCUMENT#{id}", tenancy_prefix(tenancy))
+}
+/// Sort key of a document.
+pub const DOCUMENT_SK: &str = "DOCUMENT";
+/// gsi1 partition listing the documents of one kind.
+pub fn documents_pk(tenancy: &Tenancy, kind: &str) -> String {
+    format!("{}#DOCUMENTS#{kind}", tenancy_prefix(tenancy))
+}
+/// Prefix of document sort keys within an account's children (gsi2).
+pub const CHILD_DOCUMENT_PREFIX: &str = "DOCUMENT#";
+/// gsi3 partition of a session's documents.
+pub fn session_documents_pk(tenancy: &Tenancy, session: SessionId) -> String {
+    format!("{}#SESSION#{session}#DOCUMENTS", tenancy_prefix(tenancy))
+}
 
 /// Partition of a session device.
 pub fn device_pk(tenancy: &Tenancy, id: DeviceId) -> String {

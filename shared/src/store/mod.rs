@@ -7,9 +7,11 @@
 pub mod accounts;
 pub mod api_keys;
 pub mod devices;
+pub mod documents;
 pub mod idempotency;
 pub mod items;
 pub mod keys;
+pub mod objects;
 pub mod query;
 pub mod sessions;
 pub mod table;
@@ -50,6 +52,15 @@ pub enum StoreError {
     /// Any other DynamoDB failure.
     #[error("DynamoDB failed while {context}")]
     Dynamo {
+        /// What we were doing.
+        context: &'static str,
+        /// The SDK error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// An S3 failure.
+    #[error("S3 failed while {context}")]
+    S3 {
         /// What we were doing.
         context: &'static str,
         /// The SDK error.
@@ -189,7 +200,7 @@ impl Store {
 
     /// Runs a transaction; a failed condition becomes [`StoreError::ConditionFailed`] with
     /// the per-operation reasons and old items.
-    pub(crate) async fn transact(
+    pub async fn transact(
         &self,
         context: &'static str,
         ops: Vec<TransactWriteItem>,

@@ -6,7 +6,7 @@
 //! event); list = 1 Query per partition; events = 1 Query.
 
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
 
 use super::items::{envelope, ItemKeys};
@@ -166,17 +166,9 @@ impl Store {
             put_event(self, tenancy, created)?,
         ];
         if let Some(account) = account {
-            let check = build(
-                ConditionCheck::builder()
-                    .table_name(self.table())
-                    .set_key(Some(Store::key(
-                        keys::account_pk(tenancy, account),
-                        keys::ACCOUNT_SK,
-                    )))
-                    .condition_expression("attribute_exists(pk)")
-                    .build(),
-            )?;
-            ops.push(TransactWriteItem::builder().condition_check(check).build());
+            ops.push(super::accounts::check_account_exists(
+                self, tenancy, account,
+            )?);
         }
         match self.transact("creating a session", ops).await {
             Err(e) if e.condition_failed_at(2) => Err(SessionWriteError::AccountMissing),

@@ -1,0 +1,497 @@
+//! Documents (`document/idv`, `document/address`) and their files.
+//!
+//! File bytes never pass through the API: a file is *declared* (name, type, size, optional
+//! checksum), the client uploads it straight to S3 through a presigned URL, and the service
+//! then checks what arrived against the declaration ([`check_upload`]). A file is
+//! `pending_upload` until that check marks it `uploaded` or `rejected`.
+
+use serde::{Deserialize, Serialize};
+
+use super::ids::{AccountId, DocumentId, FileId, SessionId, VerificationId};
+use super::values::{Tenancy, Timestamp};
+
+/// Largest file accepted (10 MiB).
+pub const MAX_FILE_BYTES: u64 = 10 * 1024 * 1024;
+/// Most files per document.
+pub const MAX_FILES: usize = 4;
+
+/// The two kinds of document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DocumentKind {
+    /// A government ID: passport, driving licence, identity card, residence permit.
+    Idv,
+    /// A proof of address: utility bill, bank statement.
+    Address,
+}
+
+impl DocumentKind {
+    /// The JSON:API type (`document/idv`).
+    pub fn resource_type(&self) -> &'static str {
+        match self {
+            DocumentKind::Idv => "document/idv",
+            DocumentKind::Address => "document/address",
+        }
+    }
+
+    /// The path segment (`idvs`, `addresses`).
+    pub fn path_segment(&self) -> &'static str {
+        match self {
+            DocumentKind::Idv => "idvs",
+            DocumentKind::Address => "addresses",
+        }
+    }
+
+    /// From a path segment.
+    pub fn from_path_segment(s: &str) -> Option<DocumentKind> {
+        match s {
+            "idvs" => Some(DocumentKind::Idv),
+            "addresses" => Some(DocumentKind::Address),
+            _ => None,
+        }
+    }
+
+    /// From a JSON:API type.
+    pub fn from_resource_type(s: &str) -> Option<DocumentKind> {
+        match s {
+            "document/idv" => Some(DocumentKind::Idv),
+            "document/address" => Some(DocumentKind::Address),
+            _ => None,
+        }
+    }
+
+    /// The content types a file of this kind may have: photos for IDs; photos or PDF for
+    /// proofs of address.
+    pub fn accepts(&self, content_type: ContentType) -> bool {
+        match self {
+            DocumentKind::Idv => content_type != ContentType::Pdf,
+            DocumentKind::Address => true,
+        }
+    }
+
+    /// `document_type` hints this kind accepts.
+    pub fn document_types(&self) -> &'static [&'static str] {
+        match self {
+            DocumentKind::Idv => &[
+                "passport",
+                "driving_license",
+                "id_card",
+                "residence_permit",
+                "visa",
+            ],
+            DocumentKind::Address => &["utility_bill", "bank_statement", "other"],
+        }
+    }
+}
+
+/// The file types the service accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ContentType {
+    /// `image/jpeg`.
+    #[serde(rename = "image/jpeg")]
+    Jpeg,
+    /// `image/png`.
+    #[serde(rename = "image/png")]
+    Png,
+    /// `application/pdf`.
+    #[serde(rename = "application/pdf")]
+    Pdf,
+}
+
+impl ContentType {
+    /// The MIME type.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ContentType::Jpeg => "image/jpeg",
+            ContentType::Png => "image/png",
+            ContentType::Pdf => "application/pdf",
+        }
+    }
+
+    /// Parses a MIME type.
+    pub fn parse(s: &str) -> Option<ContentType> {
+        match s {
+            "image/jpeg" => Some(ContentType::Jpeg),
+            "image/png" => Some(ContentType::Png),
+            "application/pdf" => Some(ContentType::Pdf),
+            _ => None,
+        }
+    }
+
+    /// True if `head` (the first bytes of a file) starts with this type's signature.
+    pub fn matches(&self, head: &[u8]) -> bool {
+        match self {
+            ContentType::Jpeg => head.starts_with(&[0xFF, 0xD8, 0xFF]),
+            ContentType::Png => head.starts_with(b"\x89PNG\r\n\x1a\n"),
+            ContentType::Pdf => head.starts_with(b"%PDF-"),
+        }
+    }
+}
+
+/// Which side of a card a photo shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Side {
+    /// The front.
+    Front,
+    /// The back (where North-American licences carry their barcode).
+    Back,
+}
+
+/// Where a file is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileStatus {
+    /// Declared; nothing valid has arrived yet.
+    PendingUpload,
+    /// Arrived and matched its declaration.
+    Uploaded,
+    /// Arrived and did not match; the object was deleted.
+    Rejected,
+}
+
+/// Why an uploaded object was refused (stable codes, shown as `reason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectReason {
+    /// Its size differs from `byte_size`.
+    SizeMismatch,
+    /// Its first bytes are not those of `content_type`.
+    ContentTypeMismatch,
+    /// Its SHA-256 differs from `checksum`.
+    ChecksumMismatch,
+}
+
+/// A declared file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocumentFile {
+    /// Its id.
+    pub id: FileId,
+    /// The client's name for it (personal data: nulled by redaction).
+    pub filename: Option<String>,
+    /// Declared type.
+    pub content_type: ContentType,
+    /// Declared size in bytes.
+    pub byte_size: u64,
+    /// Card side.
+    pub side: Option<Side>,
+    /// Declared base64 SHA-256.
+    pub checksum: Option<String>,
+    /// Upload state.
+    pub status: FileStatus,
+    /// Why it was rejected.
+    pub reason: Option<RejectReason>,
+    /// The S3 object key.
+    pub object_key: String,
+    /// When it was found valid.
+    pub uploaded_at: Option<Timestamp>,
+}
+
+/// Where a document is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DocumentStatus {
+    /// Awaiting files.
+    Pending,
+    /// Submitted for processing.
+    Submitted,
+    /// A verification processed it.
+    Processed,
+    /// Processing failed.
+    Failed,
+    /// Its files and extracted data were removed.
+    Redacted,
+}
+
+impl DocumentStatus {
+    /// Every status.
+    pub const ALL: [DocumentStatus; 5] = [
+        DocumentStatus::Pending,
+        DocumentStatus::Submitted,
+        DocumentStatus::Processed,
+        DocumentStatus::Failed,
+        DocumentStatus::Redacted,
+    ];
+
+    /// The wire name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            DocumentStatus::Pending => "pending",
+            DocumentStatus::Submitted => "submitted",
+            DocumentStatus::Processed => "processed",
+            DocumentStatus::Failed => "failed",
+            DocumentStatus::Redacted => "redacted",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(s: &str) -> Option<DocumentStatus> {
+        Self::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+}
+
+/// A document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Document {
+    /// Its id.
+    pub id: DocumentId,
+    /// ID or proof of address.
+    pub kind: DocumentKind,
+    /// Incremented by every write; writes are conditional on it.
+    pub version: u64,
+    /// Its status.
+    pub status: DocumentStatus,
+    /// The declared hint, replaced by what processing found.
+    pub document_type: Option<String>,
+    /// The session it belongs to.
+    pub session_id: Option<SessionId>,
+    /// The account it belongs to.
+    pub account_id: Option<AccountId>,
+    /// Its files, in declaration order.
+    pub files: Vec<DocumentFile>,
+    /// Data extracted by processing (personal data: nulled by redaction).
+    pub extracted: Option<serde_json::Value>,
+    /// Verifications that processed it.
+    pub verification_ids: Vec<VerificationId>,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// Last change.
+    pub updated_at: Timestamp,
+    /// Submission time.
+    pub submitted_at: Option<Timestamp>,
+    /// Processing time.
+    pub processed_at: Option<Timestamp>,
+    /// Redaction time.
+    pub redacted_at: Option<Timestamp>,
+}
+
+impl Document {
+    /// The file with this id.
+    pub fn file(&self, id: FileId) -> Option<&DocumentFile> {
+        self.files.iter().find(|f| f.id == id)
+    }
+
+    /// True when every declared file arrived and passed.
+    pub fn all_uploaded(&self) -> bool {
+        !self.files.is_empty() && self.files.iter().all(|f| f.status == FileStatus::Uploaded)
+    }
+
+    /// The document with file `id` marked as `outcome` decided at `now`, or `None` if the
+    /// file is not pending any more (a redelivered event, or a race with `submit`).
+    pub fn with_file_outcome(
+        &self,
+        id: FileId,
+        outcome: Result<(), RejectReason>,
+        now: Timestamp,
+    ) -> Option<Document> {
+        let idx = self.files.iter().position(|f| f.id == id)?;
+        if self.files[idx].status != FileStatus::PendingUpload || self.redacted_at.is_some() {
+            return None;
+        }
+        let now = now.at_least(self.updated_at);
+        let mut next = self.clone();
+        let file = &mut next.files[idx];
+        match outcome {
+            Ok(()) => {
+                file.status = FileStatus::Uploaded;
+                file.uploaded_at = Some(now);
+                file.reason = None;
+            }
+            Err(reason) => {
+                file.status = FileStatus::Rejected;
+                file.reason = Some(reason);
+            }
+        }
+        next.updated_at = now;
+        next.version += 1;
+        Some(next)
+    }
+
+    /// The document with its files' names and its extracted data removed, marked redacted;
+    /// `None` if it already was.
+    pub fn redacted(&self, now: Timestamp) -> Option<Document> {
+        if self.redacted_at.is_some() {
+            return None;
+        }
+        let now = now.at_least(self.updated_at);
+        let mut next = self.clone();
+        for f in &mut next.files {
+            f.filename = None;
+            f.checksum = None;
+        }
+        next.extracted = None;
+        next.status = DocumentStatus::Redacted;
+        next.redacted_at = Some(now);
+        next.updated_at = now;
+        next.version += 1;
+        Some(next)
+    }
+}
+
+/// The S3 key of a file: tenant-scoped, and unguessable through the 80 random bits of the
+/// document and file ids.
+pub fn object_key(tenancy: &Tenancy, document: DocumentId, file: FileId) -> String {
+    format!(
+        "t/{}/{}/{document}/{file}",
+        tenancy.tenant, tenancy.environment
+    )
+}
+
+/// Reads an object key back into its tenancy, document and file.
+pub fn parse_object_key(key: &str) -> Option<(Tenancy, DocumentId, FileId)> {
+    let mut parts = key.split('/');
+    let (Some("t"), Some(tenant), Some(env), Some(doc), Some(file), None) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return None;
+    };
+    Some((
+        Tenancy {
+            tenant: super::values::TenantId::parse(tenant)?,
+            environment: super::values::Environment::parse(env)?,
+        },
+        DocumentId::parse(doc).ok()?,
+        FileId::parse(file).ok()?,
+    ))
+}
+
+/// What is known about an uploaded object.
+pub struct Arrival<'a> {
+    /// Its size.
+    pub size: u64,
+    /// Its first bytes (at least 8, when the object has that many).
+    pub head: &'a [u8],
+    /// Its SHA-256 in base64, when the declaration has a checksum.
+    pub sha256_base64: Option<&'a str>,
+}
+
+/// Checks an arrived object against its declaration.
+pub fn check_upload(file: &DocumentFile, arrival: &Arrival<'_>) -> Result<(), RejectReason> {
+    if arrival.size != file.byte_size {
+        return Err(RejectReason::SizeMismatch);
+    }
+    if !file.content_type.matches(arrival.head) {
+        return Err(RejectReason::ContentTypeMismatch);
+    }
+    if let Some(declared) = &file.checksum {
+        if arrival.sha256_base64 != Some(declared.as_str()) {
+            return Err(RejectReason::ChecksumMismatch);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::values::{Environment, TenantId};
+
+    fn file(ct: ContentType, size: u64, checksum: Option<&str>) -> DocumentFile {
+        DocumentFile {
+            id: FileId::new(time::OffsetDateTime::now_utc()),
+            filename: Some("front.jpg".into()),
+            content_type: ct,
+            byte_size: size,
+            side: None,
+            checksum: checksum.map(str::to_owned),
+            status: FileStatus::PendingUpload,
+            reason: None,
+            object_key: "k".into(),
+            uploaded_at: None,
+        }
+    }
+
+    #[test]
+    fn magic_bytes_decide_the_type() {
+        let jpeg = [0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10];
+        let png = *b"\x89PNG\r\n\x1a\n\0\0";
+        assert!(ContentType::Jpeg.matches(&jpeg));
+        assert!(!ContentType::Jpeg.matches(&png), "a PNG declared as JPEG");
+        assert!(ContentType::Png.matches(&png));
+        assert!(ContentType::Pdf.matches(b"%PDF-1.7\n"));
+        assert!(!ContentType::Pdf.matches(b""));
+    }
+
+    #[test]
+    fn uploads_are_checked_against_the_declaration() {
+        let head = [0xFF, 0xD8, 0xFF, 0xE0];
+        let f = file(ContentType::Jpeg, 4, None);
+        assert_eq!(
+            check_upload(
+                &f,
+                &Arrival {
+                    size: 4,
+                    head: &head,
+                    sha256_base64: None
+                }
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            check_upload(
+                &f,
+                &Arrival {
+                    size: 5,
+                    head: &head,
+                    sha256_base64: None
+                }
+            ),
+            Err(RejectReason::SizeMismatch)
+        );
+        assert_eq!(
+            check_upload(
+                &f,
+                &Arrival {
+                    size: 4,
+                    head: b"\x89PNG",
+                    sha256_base64: None
+                }
+            ),
+            Err(RejectReason::ContentTypeMismatch)
+        );
+        let f = file(ContentType::Jpeg, 4, Some("abc="));
+        assert_eq!(
+            check_upload(
+                &f,
+                &Arrival {
+                    size: 4,
+                    head: &head,
+                    sha256_base64: Some("abd=")
+                }
+            ),
+            Err(RejectReason::ChecksumMismatch)
+        );
+        assert_eq!(
+            check_upload(
+                &f,
+                &Arrival {
+                    size: 4,
+                    head: &head,
+                    sha256_base64: Some("abc=")
+                }
+            ),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn object_keys_round_trip() {
+        let t = Tenancy {
+            tenant: TenantId::parse("acme").expect("tenant"),
+            environment: Environment::Staging,
+        };
+        let d = DocumentId::new(time::OffsetDateTime::now_utc());
+        let f = FileId::new(time::OffsetDateTime::now_utc());
+        let key = object_key(&t, d, f);
+        assert!(key.starts_with("t/acme/staging/"));
+        assert_eq!(parse_object_key(&key), Some((t, d, f)));
+        assert_eq!(parse_object_key("t/acme/staging/x/y"), None);
+        assert_eq!(parse_object_key(&format!("{key}/extra")), None);
+        assert_eq!(parse_object_key("other"), None);
+    }
+}

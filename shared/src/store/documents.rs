@@ -1,0 +1,279 @@
+//! Documents and session devices in the table.
+//!
+//! A document is listed per kind (gsi1), under its account (gsi2, `DOCUMENT#pos`) and under
+//! its session (gsi3). Its writes are conditional on its version, like sessions'.
+
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+
+use super::items::{envelope, ItemKeys};
+use super::keys::{self, GSI1, GSI2, GSI3};
+use super::query::{Filter, ListQuery, Page, PageRequest, Partition};
+use super::{decode, n, s, Item, Store, StoreError};
+use crate::domain::document::{Document, DocumentKind, DocumentStatus};
+use crate::domain::ids::{AccountId, DocumentId, SessionId};
+use crate::domain::values::Tenancy;
+
+/// Entity name of document items.
+pub const ENTITY: &str = "document";
+
+fn kind_name(kind: DocumentKind) -> &'static str {
+    match kind {
+        DocumentKind::Idv => "idv",
+        DocumentKind::Address => "address",
+    }
+}
+
+/// The item of a document.
+pub fn document_item(tenancy: &Tenancy, doc: &Document) -> Result<Item, StoreError> {
+    let pos = keys::position(doc.created_at, &doc.id);
+    let mut indexes = vec![(
+        GSI1,
+        keys::documents_pk(tenancy, kind_name(doc.kind)),
+        pos.clone(),
+    )];
+    if let Some(account) = doc.account_id {
+        indexes.push((
+            GSI2,
+            keys::account_children_pk(tenancy, account),
+            format!("{}{pos}", keys::CHILD_DOCUMENT_PREFIX),
+        ));
+    }
+    if let Some(session) = doc.session_id {
+        indexes.push((GSI3, keys::session_documents_pk(tenancy, session), pos));
+    }
+    envelope(
+        ENTITY,
+        ItemKeys {
+            pk: keys::document_pk(tenancy, doc.id),
+            sk: keys::DOCUMENT_SK.to_owned(),
+            indexes,
+        },
+        doc,
+    )
+}
+
+fn build<T, E: std::error::Error + Send + Sync + 'static>(
+    r: Result<T, E>,
+) -> Result<T, StoreError> {
+    r.map_err(|e| StoreError::Dynamo {
+        context: "building a request",
+        source: Box::new(e),
+    })
+}
+
+/// A Put of a new document.
+pub fn put_new_document(
+    store: &Store,
+    tenancy: &Tenancy,
+    doc: &Document,
+) -> Result<TransactWriteItem, StoreError> {
+    let put = build(
+        Put::builder()
+            .table_name(store.table())
+            .set_item(Some(document_item(tenancy, doc)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .build(),
+    )?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+/// A Put of `next` that only succeeds if the stored document still has `expected`'s version.
+pub fn put_document_if_unchanged(
+    store: &Store,
+    tenancy: &Tenancy,
+    expected: &Document,
+    next: &Document,
+) -> Result<TransactWriteItem, StoreError> {
+    let put = build(
+        Put::builder()
+            .table_name(store.table())
+            .set_item(Some(document_item(tenancy, next)?))
+            .condition_expression("#version = :version")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":version", n(expected.version))
+            .build(),
+    )?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+/// How to narrow a list of documents.
+#[derive(Debug, Clone, Default)]
+pub struct DocumentFilter {
+    /// Only this session's.
+    pub session_id: Option<SessionId>,
+    /// Only this account's.
+    pub account_id: Option<AccountId>,
+    /// Only these statuses.
+    pub statuses: Vec<DocumentStatus>,
+}
+
+impl Store {
+    /// Reads a document (strongly consistent).
+    pub async fn get_document(
+        &self,
+        tenancy: &Tenancy,
+        id: DocumentId,
+    ) -> Result<Option<Document>, StoreError> {
+        self.get_item(
+            "reading a document",
+            keys::document_pk(tenancy, id),
+            keys::DOCUMENT_SK,
+        )
+        .await?
+        .map(|item| decode("reading a document", item))
+        .transpose()
+    }
+
+    /// Replaces `current` by `next` if its version is unchanged; `Ok(false)` if it changed.
+    pub async fn replace_document(
+        &self,
+        tenancy: &Tenancy,
+        current: &Document,
+        next: &Document,
+    ) -> Result<bool, StoreError> {
+        let op = put_document_if_unchanged(self, tenancy, current, next)?;
+        match self.transact("writing a document", vec![op]).await {
+            Ok(()) => Ok(true),
+            Err(e) if e.condition_failed_at(0) => Ok(false),
+            Err(StoreError::TransactionConflict) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// One page of documents of `kind`, newest first.
+    pub async fn list_documents(
+        &self,
+        tenancy: &Tenancy,
+        kind: DocumentKind,
+        filter: &DocumentFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Document>, StoreError> {
+        let mut f = Filter {
+            expression: "#f_kind = :f_kind".into(),
+            names: [("#f_kind".to_owned(), "kind".to_owned())].into(),
+            values: [(":f_kind".to_owned(), s(kind_name(kind)))].into(),
+        };
+        let partition = if let Some(session) = filter.session_id {
+            if let Some(account) = filter.account_id {
+                f = f.and(Filter {
+                    expression: "#f_acc = :f_acc".into(),
+                    names: [("#f_acc".to_owned(), "account_id".to_owned())].into(),
+                    values: [(":f_acc".to_owned(), s(account.to_string()))].into(),
+                });
+            }
+            Partition {
+                index: Some(GSI3),
+                pk: keys::session_documents_pk(tenancy, session),
+                sk_prefix: String::new(),
+                filter: None,
+            }
+        } else if let Some(account) = filter.account_id {
+            Partition {
+                index: Some(GSI2),
+                pk: keys::account_children_pk(tenancy, account),
+                sk_prefix: keys::CHILD_DOCUMENT_PREFIX.to_owned(),
+                filter: None,
+            }
+        } else {
+            Partition {
+                index: Some(GSI1),
+                pk: keys::documents_pk(tenancy, kind_name(kind)),
+                sk_prefix: String::new(),
+                filter: None,
+            }
+        };
+        if !filter.statuses.is_empty() {
+            let mut values = std::collections::HashMap::new();
+            let mut phs = Vec::new();
+            for (i, st) in filter.statuses.iter().enumerate() {
+                let ph = format!(":f_ds{i}");
+                values.insert(ph.clone(), s(st.as_str()));
+                phs.push(ph);
+            }
+            f = f.and(Filter {
+                expression: format!("#f_dst IN ({})", phs.join(", ")),
+                names: [("#f_dst".to_owned(), "status".to_owned())].into(),
+                values,
+            });
+        }
+        let query = ListQuery {
+            partitions: vec![partition],
+            ascending: false,
+            from: None,
+            to: None,
+            filter: Some(f),
+        };
+        self.list(&query, page)
+            .await?
+            .try_map(|item| decode("listing documents", item))
+    }
+
+    /// Every document linked to an account directly (for the redaction cascade).
+    pub async fn account_documents(
+        &self,
+        tenancy: &Tenancy,
+        account: AccountId,
+    ) -> Result<Vec<Document>, StoreError> {
+        let query = ListQuery {
+            partitions: vec![Partition {
+                index: Some(GSI2),
+                pk: keys::account_children_pk(tenancy, account),
+                sk_prefix: keys::CHILD_DOCUMENT_PREFIX.to_owned(),
+                filter: None,
+            }],
+            ascending: false,
+            from: None,
+            to: None,
+            filter: None,
+        };
+        let mut out = Vec::new();
+        let mut page = PageRequest {
+            size: 100,
+            cursor: None,
+            total: false,
+        };
+        loop {
+            let got = self.list(&query, &page).await?;
+            let last = got.items.last().map(|(pos, _)| pos.clone());
+            for (_, item) in got.items {
+                out.push(decode("listing documents", item)?);
+            }
+            match (got.has_next, last) {
+                (true, Some(pos)) => page.cursor = Some((super::query::Direction::After, pos)),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    /// The newest documents of an account as (kind, id), for linkage (1 Query).
+    pub async fn account_document_refs(
+        &self,
+        tenancy: &Tenancy,
+        account: AccountId,
+        limit: i32,
+    ) -> Result<Vec<crate::domain::session::DocumentRef>, StoreError> {
+        let out = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .index_name(GSI2.name)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", GSI2.pk)
+            .expression_attribute_names("#sk", GSI2.sk)
+            .expression_attribute_names("#id", "id")
+            .expression_attribute_names("#kind", "kind")
+            .expression_attribute_values(":pk", s(keys::account_children_pk(tenancy, account)))
+            .expression_attribute_values(":prefix", s(keys::CHILD_DOCUMENT_PREFIX))
+            .projection_expression("#id, #kind")
+            .scan_index_forward(false)
+            .limit(limit)
+            .send()
+            .await
+            .map_err(|e| super::sdk_error("listing an account's documents", e))?;
+        out.items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| decode("listing an account's documents", item))
+            .collect()
+    }
+}

@@ -1,0 +1,214 @@
+//! Document files in S3: presigned uploads and downloads, and the reads the upload check
+//! needs. File bytes never pass through the API functions.
+
+use std::time::Duration;
+
+use aws_sdk_s3::presigning::PresigningConfig;
+use aws_sdk_s3::Client;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use sha2::{Digest, Sha256};
+
+use super::StoreError;
+
+/// How long an upload URL is valid.
+pub const UPLOAD_URL_TTL: Duration = Duration::from_secs(3600);
+/// How long a download URL is valid.
+pub const DOWNLOAD_URL_TTL: Duration = Duration::from_secs(300);
+/// How many leading bytes the type check reads.
+pub const HEAD_BYTES: usize = 16;
+
+/// A presigned request: the URL and the headers the client must send with it.
+#[derive(Debug, Clone)]
+pub struct Presigned {
+    /// The URL.
+    pub url: String,
+    /// Headers that are part of the signature.
+    pub headers: Vec<(String, String)>,
+}
+
+/// The documents bucket.
+#[derive(Clone, Debug)]
+pub struct Objects {
+    client: Client,
+    bucket: String,
+}
+
+fn s3_err<E: std::error::Error + Send + Sync + 'static>(
+    context: &'static str,
+) -> impl FnOnce(E) -> StoreError {
+    move |e| StoreError::S3 {
+        context,
+        source: Box::new(e),
+    }
+}
+
+impl Objects {
+    /// The bucket `bucket` through `client`.
+    pub fn new(client: Client, bucket: impl Into<String>) -> Objects {
+        Objects {
+            client,
+            bucket: bucket.into(),
+        }
+    }
+
+    /// The bucket name.
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    /// The client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// A PUT URL that accepts exactly this content type and length (and SHA-256, when
+    /// given): they are signed headers, so S3 refuses any other upload.
+    pub async fn presign_put(
+        &self,
+        key: &str,
+        content_type: &str,
+        length: u64,
+        checksum_sha256: Option<&str>,
+    ) -> Result<Presigned, StoreError> {
+        let config =
+            PresigningConfig::expires_in(UPLOAD_URL_TTL).map_err(s3_err("presigning an upload"))?;
+        let mut req = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .content_length(i64::try_from(length).unwrap_or(i64::MAX));
+        if let Some(sum) = checksum_sha256 {
+            req = req.checksum_sha256(sum);
+        }
+        let p = req
+            .presigned(config)
+            .await
+            .map_err(s3_err("presigning an upload"))?;
+        let mut headers: Vec<(String, String)> = p
+            .headers()
+            .filter(|(k, _)| !k.eq_ignore_ascii_case("host"))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        headers.sort();
+        Ok(Presigned {
+            url: p.uri().to_owned(),
+            headers,
+        })
+    }
+
+    /// A GET URL for downloading a file.
+    pub async fn presign_get(&self, key: &str) -> Result<String, StoreError> {
+        let config = PresigningConfig::expires_in(DOWNLOAD_URL_TTL)
+            .map_err(s3_err("presigning a download"))?;
+        let p = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .presigned(config)
+            .await
+            .map_err(s3_err("presigning a download"))?;
+        Ok(p.uri().to_owned())
+    }
+
+    /// The object's size, or `None` if there is no such object.
+    pub async fn size(&self, key: &str) -> Result<Option<u64>, StoreError> {
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(Some(
+                out.content_length()
+                    .map_or(0, |n| u64::try_from(n).unwrap_or(0)),
+            )),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(None),
+            Err(e) => Err(s3_err("reading an object's size")(e)),
+        }
+    }
+
+    /// The first `n` bytes (fewer if the object is shorter), or `None` if it is gone.
+    pub async fn head_bytes(&self, key: &str, n: usize) -> Result<Option<Vec<u8>>, StoreError> {
+        if n == 0 {
+            return Ok(Some(Vec::new()));
+        }
+        let out = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .range(format!("bytes=0-{}", n - 1))
+            .send()
+            .await;
+        match out {
+            Ok(out) => {
+                let bytes = out
+                    .body
+                    .collect()
+                    .await
+                    .map_err(s3_err("reading an object"))?;
+                let mut v = bytes.into_bytes().to_vec();
+                v.truncate(n);
+                Ok(Some(v))
+            }
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(None),
+            // An empty object has no byte 0: S3 answers 416 to the range.
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 416) => {
+                Ok(Some(Vec::new()))
+            }
+            Err(e) => Err(s3_err("reading an object")(e)),
+        }
+    }
+
+    /// The whole object, or `None` if it is gone (files are at most 10 MiB).
+    pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(Some(
+                out.body
+                    .collect()
+                    .await
+                    .map_err(s3_err("reading an object"))?
+                    .into_bytes()
+                    .to_vec(),
+            )),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(None),
+            Err(e) => Err(s3_err("reading an object")(e)),
+        }
+    }
+
+    /// The object's SHA-256 in base64, or `None` if it is gone.
+    pub async fn sha256_base64(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .get(key)
+            .await?
+            .map(|bytes| STANDARD.encode(Sha256::digest(&bytes))))
+    }
+
+    /// Deletes an object (deleting a missing object succeeds).
+    pub async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(s3_err("deleting an object"))?;
+        Ok(())
+    }
+}
