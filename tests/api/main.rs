@@ -5,6 +5,8 @@ mod accounts;
 mod apigw;
 mod auth;
 mod concurrency;
+mod devices;
+mod documents;
 mod idempotency;
 mod malformed;
 mod pagination;

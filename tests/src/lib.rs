@@ -131,6 +131,9 @@ pub struct TestApp {
     pub tenancy: Tenancy,
     sessions: Router,
     accounts: Router,
+    documents: Router,
+    relay: tokio::sync::Mutex<idv_local::s3_events::S3Relay>,
+    checker: document_events::Checker,
 }
 
 /// The settings tests run with: a fixed cursor secret and no key cache (tests of the cache
@@ -185,6 +188,12 @@ impl TestApp {
         let mut app = TestApp {
             sessions: sessions::router(state.clone()),
             accounts: accounts::router(state.clone()),
+            documents: documents::router(state.clone()),
+            relay: tokio::sync::Mutex::new(idv_local::s3_events::S3Relay::new(objects.clone())),
+            checker: document_events::Checker {
+                store: store.clone(),
+                objects: objects.clone(),
+            },
             store,
             client,
             table,
@@ -243,6 +252,8 @@ impl TestApp {
     fn router_for(&self, path: &str) -> Router {
         if path.contains("/v1/identity/accounts") {
             self.accounts.clone()
+        } else if path.contains("/v1/identity/documents") {
+            self.documents.clone()
         } else {
             self.sessions.clone()
         }
@@ -344,6 +355,41 @@ impl TestApp {
         }
     }
 
+    /// Delivers `ObjectCreated` events for every new object in the bucket to the upload
+    /// checker, exactly as the local stack's relay does (but in process). Returns how many
+    /// objects were delivered.
+    pub async fn deliver_uploads(&self) -> usize {
+        let checker = self.checker.clone();
+        self.relay
+            .lock()
+            .await
+            .poll_once(|event| {
+                let checker = checker.clone();
+                async move {
+                    let event = serde_json::from_value(event).map_err(|e| e.to_string())?;
+                    let response = checker.handle(event).await;
+                    Ok(response
+                        .batch_item_failures
+                        .into_iter()
+                        .map(|f| f.item_identifier)
+                        .collect())
+                }
+            })
+            .await
+            .expect("list bucket")
+    }
+
+    /// Keys of every object in this test's bucket.
+    pub async fn object_keys(&self) -> Vec<String> {
+        self.objects
+            .list("")
+            .await
+            .expect("list")
+            .into_iter()
+            .map(|(k, _, _)| k)
+            .collect()
+    }
+
     /// Every item of the table (tests only: a Scan).
     pub async fn scan_all(&self) -> Vec<HashMap<String, AttributeValue>> {
         let mut out = Vec::new();
@@ -384,4 +430,59 @@ impl TestApp {
         }
         out
     }
+}
+
+/// A PUT to a presigned URL, as a browser or mobile app would send it: `headers` are the
+/// ones `meta.files[].headers` lists (possibly altered by the test). Returns the status.
+pub async fn put_upload(url: &str, headers: &[(String, String)], body: Vec<u8>) -> u16 {
+    let url = url.to_owned();
+    let headers = headers.to_vec();
+    tokio::task::spawn_blocking(move || {
+        let mut req = ureq::put(&url);
+        for (k, v) in &headers {
+            // ureq sets Content-Length from the body itself.
+            if !k.eq_ignore_ascii_case("content-length") {
+                req = req.set(k, v);
+            }
+        }
+        match req.send_bytes(&body) {
+            Ok(r) => r.status(),
+            Err(ureq::Error::Status(code, _)) => code,
+            Err(e) => panic!("PUT failed: {e}"),
+        }
+    })
+    .await
+    .expect("join")
+}
+
+/// A GET of a presigned URL; returns status and body.
+pub async fn get_download(url: &str) -> (u16, Vec<u8>) {
+    let url = url.to_owned();
+    tokio::task::spawn_blocking(move || match ureq::get(&url).call() {
+        Ok(r) => {
+            let status = r.status();
+            let mut body = Vec::new();
+            std::io::Read::read_to_end(&mut r.into_reader(), &mut body).expect("read");
+            (status, body)
+        }
+        Err(ureq::Error::Status(code, _)) => (code, Vec::new()),
+        Err(e) => panic!("GET failed: {e}"),
+    })
+    .await
+    .expect("join")
+}
+
+/// `n` bytes that start like a JPEG.
+pub fn jpeg_bytes(n: usize, seed: u8) -> Vec<u8> {
+    let mut v = vec![0xFF, 0xD8, 0xFF, 0xE0];
+    v.extend((0..n.saturating_sub(4)).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)));
+    v.truncate(n);
+    v
+}
+
+/// `n` bytes that start like a PNG.
+pub fn png_bytes(n: usize) -> Vec<u8> {
+    let mut v = b"\x89PNG\r\n\x1a\n".to_vec();
+    v.resize(n, 7);
+    v
 }

@@ -142,8 +142,9 @@ fn parse_filter(params: &ListParams) -> Result<SessionFilter, ApiError> {
     Ok(f)
 }
 
-fn matches(s: &Session, f: &SessionFilter) -> bool {
-    (f.account_id.is_none() || s.account_id == f.account_id)
+fn matches(s: &Session, f: &SessionFilter, device: DeviceId) -> bool {
+    s.session_device_id == Some(device)
+        && (f.account_id.is_none() || s.account_id == f.account_id)
         && (f.statuses.is_empty() || f.statuses.contains(&s.status))
         && f.entity_type.is_none_or(|e| e == s.entity_type)
         && f.created_from.is_none_or(|t| s.created_at >= t)
@@ -182,7 +183,7 @@ pub async fn list(
             };
             let items = found
                 .map(|s| workflow::as_seen(s, now))
-                .filter(|s| matches(s, &filter))
+                .filter(|s| matches(s, &filter, device))
                 .map(|s| (idv::store::keys::position(s.created_at, &s.id), s))
                 .into_iter()
                 .collect::<Vec<_>>();

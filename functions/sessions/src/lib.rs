@@ -1,9 +1,10 @@
-//! `/v1/identity/sessions`: create, read, list, update (JSON merge patch), the decide and
+//! `/v1/identity/sessions` and `/v1/identity/session-devices`: create, read, list, update (JSON merge patch), the decide and
 //! expire actions, redaction, `/simulate` and the event log.
 //!
 //! Handlers are thin: [`input`] turns request documents into domain values, `idv::workflow`
 //! decides and writes, `idv::http::render` draws the response.
 
+pub mod devices;
 pub mod handlers;
 pub mod input;
 
@@ -41,6 +42,8 @@ pub fn router(state: AppState) -> Router {
             post(handlers::simulate),
         )
         .route("/v1/identity/sessions/{id}/events", get(handlers::events))
+        .route("/v1/identity/session-devices", post(devices::register))
+        .route("/v1/identity/session-devices/{id}", get(devices::show))
         .with_state(state.clone());
     idv::http::app(routes, state)
 }

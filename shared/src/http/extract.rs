@@ -125,3 +125,32 @@ impl<S: Send + Sync> FromRequestParts<S> for RawQuery {
         Ok(RawQuery(parts.uri.query().map(str::to_owned)))
     }
 }
+
+/// The caller's IP address as API Gateway saw it (REST `identity.sourceIp`, function-URL
+/// `http.sourceIp`), else the first `X-Forwarded-For` entry.
+pub struct ClientIp(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        use lambda_http::request::RequestContext;
+        let from_context = match parts.extensions.get::<RequestContext>() {
+            Some(RequestContext::ApiGatewayV1(c)) => c.identity.source_ip.clone(),
+            Some(RequestContext::ApiGatewayV2(c)) => c.http.source_ip.clone(),
+            _ => None,
+        };
+        let forwarded = || {
+            parts
+                .headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(',').next())
+                .map(|ip| ip.trim().to_owned())
+        };
+        let ip = from_context
+            .or_else(forwarded)
+            .filter(|ip| ip.parse::<std::net::IpAddr>().is_ok());
+        Ok(ClientIp(ip))
+    }
+}

@@ -38,6 +38,11 @@ impl AppState {
     /// Everything a function needs, from the environment. Call once per cold start.
     pub async fn from_env() -> Result<AppState, crate::config::ConfigError> {
         let config = Config::from_env()?;
+        if config.cursor_secret.len() < 16 {
+            return Err(crate::config::ConfigError::Missing(
+                "IDV_CURSOR_SECRET (at least 16 bytes)",
+            ));
+        }
         let (dynamodb, s3) = crate::config::aws_clients().await;
         let store = Store::new(dynamodb, config.table.clone());
         let objects = Objects::new(s3, config.bucket.clone());

@@ -200,6 +200,43 @@ impl Objects {
             .map(|bytes| STANDARD.encode(Sha256::digest(&bytes))))
     }
 
+    /// Every object under `prefix` as (key, size, version tag). The tag is the ETag and the
+    /// modification time, which together change whenever an object is written again (some
+    /// local servers list no ETag). Used by the local event relay and by tests; the API
+    /// never lists the bucket.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<(String, u64, String)>, StoreError> {
+        let mut out = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .set_continuation_token(token)
+                .send()
+                .await
+                .map_err(s3_err("listing objects"))?;
+            for o in page.contents() {
+                if let Some(key) = o.key() {
+                    out.push((
+                        key.to_owned(),
+                        o.size().map_or(0, |n| u64::try_from(n).unwrap_or(0)),
+                        format!(
+                            "{}@{}",
+                            o.e_tag().unwrap_or_default().trim_matches('"'),
+                            o.last_modified().map(|t| t.to_string()).unwrap_or_default()
+                        ),
+                    ));
+                }
+            }
+            token = page.next_continuation_token().map(str::to_owned);
+            if token.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+
     /// Deletes an object (deleting a missing object succeeds).
     pub async fn delete(&self, key: &str) -> Result<(), StoreError> {
         self.client

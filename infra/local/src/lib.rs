@@ -1,0 +1,11 @@
+//! Local stand-ins for the AWS plumbing that no local server provides.
+//!
+//! On AWS, S3 sends `ObjectCreated` notifications to an SQS queue and Lambda polls it; no
+//! local S3 server sends notifications. [`s3_events::S3Relay`] watches the bucket instead and
+//! hands the function the very event shape the SQS event source would: an SQS batch whose
+//! message bodies are S3 event notifications. The same relay drives the tests, which call
+//! the handler in process, and `idv-local s3-events`, which invokes the function served by
+//! `cargo lambda watch`.
+
+pub mod invoke;
+pub mod s3_events;
