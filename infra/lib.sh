@@ -54,16 +54,19 @@ ensure_dynamodb_local() {
   command -v java >/dev/null || { log "java (17+) is required for DynamoDB Local"; return 1; }
 }
 
-# Starts DynamoDB Local in memory on $1; prints its pid. -sharedDb: every access key and
-# region sees the same tables (otherwise the functions would not see the CLI's table).
+# Starts DynamoDB Local on $1, in memory or (with $2) stored under $2; sets STARTED_PID.
+# -sharedDb: every access key and region sees the same tables (otherwise the functions
+# would not see the CLI's table). Call it directly, not in $(...), so the process stays a
+# child of the calling shell.
 start_dynamodb_local() {
-  local port=$1 dir
+  local port=$1 store=("-inMemory") dir
+  [ -n "${2:-}" ] && store=("-dbPath" "$2")
   dir="$(dynamodb_local_dir)"
   # Run from the tools directory: DynamoDB Local drops a metadata file in its cwd.
   (cd "$TOOLS" && exec java -Xmx512m -Djava.library.path="$dir/DynamoDBLocal_lib" \
-    -jar "$dir/DynamoDBLocal.jar" -inMemory -sharedDb -port "$port" \
+    -jar "$dir/DynamoDBLocal.jar" "${store[@]}" -sharedDb -port "$port" \
     >"$TOOLS/dynamodb-$port.log" 2>&1) &
-  echo $!
+  STARTED_PID=$!
 }
 
 ensure_venv() {
@@ -98,22 +101,26 @@ ensure_s3s_fs() {
 }
 
 # The credentials the local S3 server checks every signature against (tests and stack).
-S3_ACCESS_KEY="idv-local-access"
-S3_SECRET_KEY="idv-local-secret-key"
+# Letters and digits only: DynamoDB Local refuses access key ids with anything else.
+S3_ACCESS_KEY="idvlocalaccess"
+S3_SECRET_KEY="idvlocalsecretkey"
 
-# Starts s3s-fs on $1 storing objects under $2; prints its pid.
+# Starts s3s-fs on $1 storing objects under $2; sets STARTED_PID (call it directly).
 start_s3s_fs() {
   local port=$1 root=$2
   mkdir -p "$root"
   "$TOOLS/s3s/bin/s3s-fs" --host 127.0.0.1 --port "$port" \
     --access-key "$S3_ACCESS_KEY" --secret-key "$S3_SECRET_KEY" "$root" \
     >"$TOOLS/s3s-$port.log" 2>&1 &
-  echo $!
+  STARTED_PID=$!
 }
 
-# Fake credentials: DynamoDB Local wants a signature but checks none.
-export_local_aws_env() { # dynamodb-port
-  export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=us-east-1
+# Local credentials: DynamoDB Local wants a signature but checks none; s3s-fs checks them.
+export_local_aws_env() { # dynamodb-port [s3-port]
+  export AWS_ACCESS_KEY_ID="$S3_ACCESS_KEY" AWS_SECRET_ACCESS_KEY="$S3_SECRET_KEY" AWS_REGION=us-east-1
   export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$1"
+  if [ -n "${2:-}" ]; then
+    export AWS_ENDPOINT_URL_S3="http://127.0.0.1:$2" IDV_S3_FORCE_PATH_STYLE=true
+  fi
   unset AWS_PROFILE AWS_SESSION_TOKEN
 }

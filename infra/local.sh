@@ -3,15 +3,23 @@
 # serves the API at http://localhost:9000/v1/identity/... until Ctrl-C, which stops
 # everything it started. Running it again while it runs just prints how to reach it.
 #
-# Environment: IDV_API_PORT (9000), IDV_DYNAMODB_PORT (8000), IDV_TOOLS_DIR (.tools).
+# What runs: DynamoDB Local (the table), s3s-fs (the documents bucket; it checks
+# signatures, so presigned URLs are tested for real), `cargo lambda watch` (every function,
+# the contract's paths routed to them), and `idv-local s3-events`, which turns new objects
+# into the S3 -> SQS events the upload checker gets on AWS.
+#
+# Environment: IDV_API_PORT (9000), IDV_DYNAMODB_PORT (8000), IDV_S3_PORT (8014),
+# IDV_TOOLS_DIR (.tools).
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
 API_PORT="${IDV_API_PORT:-9000}"
 DDB_PORT="${IDV_DYNAMODB_PORT:-8000}"
+S3_PORT="${IDV_S3_PORT:-8014}"
 RUN="$TOOLS/run"
 DATA="$TOOLS/dynamodb-data"
-mkdir -p "$RUN" "$DATA"
+S3_DATA="$TOOLS/s3-data"
+mkdir -p "$RUN" "$DATA" "$S3_DATA"
 
 banner() {
   cat <<MSG
@@ -33,13 +41,14 @@ if [ -f "$RUN/stack.pid" ] && kill -0 "$(cat "$RUN/stack.pid")" 2>/dev/null; the
 fi
 
 ensure_dynamodb_local
+ensure_s3s_fs
 ensure_cargo_lambda
 
 # Build before serving: `cargo lambda watch` would otherwise compile each function on its
 # first request. Each binary is built on its own, exactly as watch's `cargo run --bin`
 # builds it, so watch finds nothing left to compile.
 log "building the functions (the first build takes several minutes)"
-for bin in idv-admin sessions accounts; do
+for bin in idv-admin idv-local sessions accounts documents document-events; do
   cargo build --quiet --bin "$bin"
 done
 
@@ -54,22 +63,25 @@ cleanup() {
 trap cleanup EXIT INT TERM
 echo $$ >"$RUN/stack.pid"
 
-if (exec 3<>"/dev/tcp/127.0.0.1/$DDB_PORT") 2>/dev/null; then
-  log "port $DDB_PORT is taken; set IDV_DYNAMODB_PORT to a free port"
-  exit 1
-fi
-dir="$(dynamodb_local_dir)"
-# On disk (not -inMemory) so data and the development key survive a restart.
-(cd "$TOOLS" && exec java -Xmx512m -Djava.library.path="$dir/DynamoDBLocal_lib" \
-  -jar "$dir/DynamoDBLocal.jar" -sharedDb -dbPath "$DATA" -port "$DDB_PORT" \
-  >"$RUN/dynamodb.log" 2>&1) &
-PIDS+=($!)
+for port in "$DDB_PORT" "$S3_PORT" "$API_PORT"; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    log "port $port is taken; set IDV_API_PORT, IDV_DYNAMODB_PORT or IDV_S3_PORT to free ports"
+    exit 1
+  fi
+done
+# On disk (not in memory) so data and the development key survive a restart.
+start_dynamodb_local "$DDB_PORT" "$DATA"
+PIDS+=("$STARTED_PID")
+start_s3s_fs "$S3_PORT" "$S3_DATA"
+PIDS+=("$STARTED_PID")
 wait_for_port "$DDB_PORT" 60 "DynamoDB Local"
-log "DynamoDB Local on port $DDB_PORT"
+wait_for_port "$S3_PORT" 30 "s3s-fs"
+log "DynamoDB Local on port $DDB_PORT, s3s-fs on port $S3_PORT"
 
-export_local_aws_env "$DDB_PORT"
-export IDV_TABLE=idv
+export_local_aws_env "$DDB_PORT" "$S3_PORT"
+export IDV_TABLE=idv IDV_BUCKET=idv-documents
 ./target/debug/idv-admin create-table >/dev/null
+./target/debug/idv-admin create-bucket >/dev/null
 if [ ! -s "$DATA/dev-key" ]; then
   ./target/debug/idv-admin issue-key --tenant local --environment staging \
     --name "local development" --scopes '*' >"$DATA/dev-key" 2>/dev/null
@@ -78,12 +90,15 @@ fi
 
 cat >"$RUN/functions.env" <<ENV
 IDV_TABLE=idv
+IDV_BUCKET=idv-documents
 IDV_CURSOR_SECRET=local-development-cursor-secret
 IDV_KEY_CACHE_SECONDS=5
-AWS_ACCESS_KEY_ID=local
-AWS_SECRET_ACCESS_KEY=local
+IDV_S3_FORCE_PATH_STYLE=true
+AWS_ACCESS_KEY_ID=$S3_ACCESS_KEY
+AWS_SECRET_ACCESS_KEY=$S3_SECRET_KEY
 AWS_REGION=us-east-1
 AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$DDB_PORT
+AWS_ENDPOINT_URL_S3=http://127.0.0.1:$S3_PORT
 RUST_LOG=info
 ENV
 
@@ -91,6 +106,8 @@ log "serving the API through cargo lambda watch on port $API_PORT"
 cargo lambda watch --quiet --invoke-port "$API_PORT" --env-file "$RUN/functions.env" &
 PIDS+=($!)
 wait_for_port "$API_PORT" 120 "cargo lambda watch"
+./target/debug/idv-local s3-events --invoke "http://127.0.0.1:$API_PORT" >"$RUN/s3-events.log" 2>&1 &
+PIDS+=($!)
 banner
 # Whichever part stops first (Ctrl-C, a crash) takes the rest down with it.
 wait -n "${PIDS[@]}"

@@ -12,8 +12,10 @@ ensure_s3s_fs
 DDB_PORT=$(free_port)
 S3_PORT=$(free_port)
 S3_ROOT=$(mktemp -d)
-DDB_PID=$(start_dynamodb_local "$DDB_PORT")
-S3_PID=$(start_s3s_fs "$S3_PORT" "$S3_ROOT")
+start_dynamodb_local "$DDB_PORT"
+DDB_PID=$STARTED_PID
+start_s3s_fs "$S3_PORT" "$S3_ROOT"
+S3_PID=$STARTED_PID
 cleanup() {
   kill "$DDB_PID" "$S3_PID" 2>/dev/null || true
   wait "$DDB_PID" "$S3_PID" 2>/dev/null || true

@@ -32,9 +32,9 @@ pub fn s3_endpoint() -> String {
 }
 
 /// Credentials the local S3 server checks signatures against.
-pub const S3_ACCESS_KEY: &str = "idv-local-access";
+pub const S3_ACCESS_KEY: &str = "idvlocalaccess";
 /// See [`S3_ACCESS_KEY`].
-pub const S3_SECRET_KEY: &str = "idv-local-secret-key";
+pub const S3_SECRET_KEY: &str = "idvlocalsecretkey";
 
 /// A client for the local S3 server (path-style: no bucket subdomains on localhost).
 pub fn s3_client() -> aws_sdk_s3::Client {

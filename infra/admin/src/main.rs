@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! idv-admin create-table
+//! idv-admin create-bucket
 //! idv-admin issue-key --tenant acme --environment staging --name "backend" [--scopes '*'] [--expires-at 2026-12-31T00:00:00Z]
 //! idv-admin list-keys --tenant acme --environment staging
 //! idv-admin revoke-key key_01HQ…
@@ -22,6 +23,7 @@ use idv::store::{table, Store};
 
 const USAGE: &str = "usage:
   idv-admin create-table
+  idv-admin create-bucket
   idv-admin issue-key --tenant T --environment production|staging --name N [--scopes S,S|*] [--expires-at RFC3339]
   idv-admin list-keys --tenant T --environment production|staging
   idv-admin revoke-key KEY_ID";
@@ -65,6 +67,25 @@ async fn run(args: Vec<String>) -> Result<(), String> {
                 .await
                 .map_err(err)?;
             println!("table {table_name} is ready");
+        }
+        Some("create-bucket") => {
+            // Local stacks only: on AWS the template creates the bucket.
+            let bucket = std::env::var("IDV_BUCKET").unwrap_or_else(|_| "idv-documents".into());
+            let (_, s3) = idv::config::aws_clients().await;
+            match s3.create_bucket().bucket(&bucket).send().await {
+                Ok(_) => {}
+                Err(e)
+                    if e.as_service_error().is_some_and(|s| {
+                        s.is_bucket_already_owned_by_you() || s.is_bucket_already_exists()
+                    }) => {}
+                Err(e) => {
+                    return Err(format!(
+                        "creating bucket {bucket}: {}",
+                        idv::http::error::chain(&e)
+                    ))
+                }
+            }
+            println!("bucket {bucket} is ready");
         }
         Some("issue-key") => {
             let f = flags(&args[1..])?;
