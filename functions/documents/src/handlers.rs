@@ -23,7 +23,7 @@ use idv::http::{render, ApiError, AppState};
 use idv::store::accounts::check_account_exists;
 use idv::store::documents::{put_document_if_unchanged, put_new_document, DocumentFilter};
 use idv::store::objects::UPLOAD_URL_TTL;
-use idv::store::sessions::{put_event, put_session_if_unchanged};
+use idv::store::sessions::session_write_ops;
 use idv::store::StoreError;
 use idv::uploads;
 use idv::workflow::{self, WorkflowError};
@@ -437,13 +437,13 @@ async fn write_submission(
             let t = session
                 .apply(Action::Submit, now, st.config.session_lifetime)
                 .map_err(ApiError::from)?;
-            ops.push(put_session_if_unchanged(
-                &st.store, tenancy, &session, &t.next,
-            )?);
-            ops.push(put_event(
+            let event = Event::transition(&t, actor.clone(), None);
+            ops.extend(session_write_ops(
                 &st.store,
                 tenancy,
-                &Event::transition(&t, actor.clone(), None),
+                Some(&session),
+                &t.next,
+                &[event],
             )?);
         }
     }

@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 
-use hmac::{Hmac, KeyInit, Mac};
+use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::Sha256;
@@ -486,7 +486,7 @@ pub fn document_fingerprint(secret: &[u8], ext: &IdvExtraction) -> Option<[u8; 3
     if number.rsplit(':').next().is_none_or(str::is_empty) {
         return None;
     }
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret).ok()?;
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret).ok()?;
     mac.update(b"v1\0");
     mac.update(country.to_ascii_uppercase().as_bytes());
     mac.update(b"\0");

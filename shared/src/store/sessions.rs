@@ -115,6 +115,50 @@ pub fn put_session_if_unchanged(
     Ok(TransactWriteItem::builder().put(put).build())
 }
 
+/// Every write that replacing `current` by `next` takes (`current` is `None` for a new
+/// session): the session itself, conditional on `current`'s status and version (or on not
+/// existing yet), then its `events`, then the items derived from the session that must
+/// change in the same transaction ([`derived_ops`]). The session is always the first
+/// operation, so a failed condition at index 0 means the session changed since it was read.
+pub fn session_write_ops(
+    store: &Store,
+    tenancy: &Tenancy,
+    current: Option<&Session>,
+    next: &Session,
+    events: &[Event],
+) -> Result<Vec<TransactWriteItem>, StoreError> {
+    let mut ops = Vec::with_capacity(2 + events.len());
+    ops.push(match current {
+        Some(current) => put_session_if_unchanged(store, tenancy, current, next)?,
+        None => {
+            let put = build(
+                Put::builder()
+                    .table_name(store.table())
+                    .set_item(Some(session_item(tenancy, next)?))
+                    .condition_expression("attribute_not_exists(pk)")
+                    .build(),
+            )?;
+            TransactWriteItem::builder().put(put).build()
+        }
+    });
+    for event in events {
+        ops.push(put_event(store, tenancy, event)?);
+    }
+    ops.extend(derived_ops(store, tenancy, current, next)?);
+    Ok(ops)
+}
+
+/// Items kept in step with a session's state, written in the same transaction as the
+/// session (none yet; expiry and retention timers join here).
+pub fn derived_ops(
+    _store: &Store,
+    _tenancy: &Tenancy,
+    _current: Option<&Session>,
+    _next: &Session,
+) -> Result<Vec<TransactWriteItem>, StoreError> {
+    Ok(Vec::new())
+}
+
 /// Why a session write was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum SessionWriteError {
@@ -154,24 +198,18 @@ impl Store {
         created: &Event,
         account: Option<AccountId>,
     ) -> Result<(), SessionWriteError> {
-        let put = build(
-            Put::builder()
-                .table_name(self.table())
-                .set_item(Some(session_item(tenancy, session)?))
-                .condition_expression("attribute_not_exists(pk)")
-                .build(),
-        )?;
-        let mut ops = vec![
-            TransactWriteItem::builder().put(put).build(),
-            put_event(self, tenancy, created)?,
-        ];
+        let mut ops =
+            session_write_ops(self, tenancy, None, session, std::slice::from_ref(created))?;
+        let account_check = ops.len();
         if let Some(account) = account {
             ops.push(super::accounts::check_account_exists(
                 self, tenancy, account,
             )?);
         }
         match self.transact("creating a session", ops).await {
-            Err(e) if e.condition_failed_at(2) => Err(SessionWriteError::AccountMissing),
+            Err(e) if account.is_some() && e.condition_failed_at(account_check) => {
+                Err(SessionWriteError::AccountMissing)
+            }
             other => Ok(other?),
         }
     }
@@ -202,10 +240,7 @@ impl Store {
         events: &[Event],
         extra: Vec<TransactWriteItem>,
     ) -> Result<(), SessionWriteError> {
-        let mut ops = vec![put_session_if_unchanged(self, tenancy, current, next)?];
-        for event in events {
-            ops.push(put_event(self, tenancy, event)?);
-        }
+        let mut ops = session_write_ops(self, tenancy, Some(current), next, events)?;
         ops.extend(extra);
         match self.transact("writing a session", ops).await {
             Ok(()) => Ok(()),
