@@ -7,10 +7,13 @@
 //!   expiry, redaction).
 //! - [`http`]: JSON:API documents, the error type, extractors and middleware.
 //! - [`config`]: settings and clients, built once per cold start.
+//! - `verify` (feature `verify`): running the document checks and recording the result.
 
 pub mod config;
 pub mod domain;
 pub mod http;
 pub mod store;
 pub mod uploads;
+#[cfg(feature = "verify")]
+pub mod verify;
 pub mod workflow;

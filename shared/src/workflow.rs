@@ -311,6 +311,9 @@ pub async fn redact_session(
     for doc in &session.documents {
         redact_document(store, objects, tenancy, doc.id, now).await?;
     }
+    for v in &session.verifications {
+        redact_verification(store, tenancy, v.id, now).await?;
+    }
     // After redaction no decision (and so no comment) can be added, so one pass suffices.
     let events = store.events_with_comments(tenancy, id).await?;
     for chunk in events.chunks(100) {
@@ -343,6 +346,9 @@ pub async fn redact_document(
         for file in &current.files {
             objects.delete(&file.object_key).await?;
         }
+        for v in &current.verification_ids {
+            redact_verification(store, tenancy, *v, now).await?;
+        }
         let Some(next) = current.redacted(now) else {
             return Ok(());
         };
@@ -351,6 +357,24 @@ pub async fn redact_document(
         }
     }
     Err(WorkflowError::Conflict)
+}
+
+/// Nulls what a verification extracted (and its checks' metadata, which echo it). A
+/// verification is never changed otherwise, so an unconditional write is safe.
+pub async fn redact_verification(
+    store: &Store,
+    tenancy: &Tenancy,
+    id: crate::domain::ids::VerificationId,
+    now: Timestamp,
+) -> Result<(), WorkflowError> {
+    let Some(current) = store.get_verification(tenancy, id).await? else {
+        return Ok(());
+    };
+    if let Some(next) = current.redacted(now) {
+        let op = crate::store::verifications::put_verification(store, tenancy, &next)?;
+        store.transact("redacting a verification", vec![op]).await?;
+    }
+    Ok(())
 }
 
 /// Redacts an account and, first, every one of its sessions and documents.

@@ -12,3 +12,4 @@ pub mod ids;
 pub mod session;
 pub mod validation;
 pub mod values;
+pub mod verification;

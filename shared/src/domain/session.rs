@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use time::Duration;
 
 use super::applicant::ApplicantData;
-use super::ids::{AccountId, DeviceId, DocumentId, SessionId, VerificationId};
+use super::ids::{AccountId, DeviceId, DocumentId, SessionId};
 use super::values::Timestamp;
 
 /// Where a session is in its life.
@@ -254,7 +254,7 @@ pub struct Session {
     /// Linked documents, oldest first.
     pub documents: Vec<DocumentRef>,
     /// Its verifications, oldest first.
-    pub verification_ids: Vec<VerificationId>,
+    pub verifications: Vec<super::verification::VerificationRef>,
     /// The registered device.
     pub session_device_id: Option<DeviceId>,
 }
@@ -303,7 +303,7 @@ impl Session {
             expired_at: None,
             redacted_at: None,
             documents: Vec::new(),
-            verification_ids: Vec::new(),
+            verifications: Vec::new(),
             session_device_id: None,
         }
     }
@@ -369,6 +369,43 @@ impl Session {
             action,
             next,
         })
+    }
+
+    /// The automatic transition the session's verifications call for, if any (API.md §3):
+    /// `fail` once a verification failed; `complete` once every verification has ended,
+    /// none failed, and at least one `verification/idv` passed (any passed verification for a
+    /// business). A `requires_retry` is superseded by a later verification of the same kind;
+    /// until then it keeps the session pending so the applicant can retry.
+    pub fn settle(&self) -> Option<Action> {
+        use super::verification::{VerificationKind, VerificationStatus as V};
+        if self.status != SessionStatus::Pending || self.verifications.is_empty() {
+            return None;
+        }
+        let live: Vec<_> = self
+            .verifications
+            .iter()
+            .enumerate()
+            .filter(|(i, v)| {
+                v.status != V::RequiresRetry
+                    || !self.verifications[i + 1..]
+                        .iter()
+                        .any(|later| later.kind == v.kind)
+            })
+            .map(|(_, v)| v)
+            .collect();
+        if live.iter().any(|v| v.status == V::Failed) {
+            return Some(Action::Fail);
+        }
+        if live.iter().any(|v| v.status == V::RequiresRetry) {
+            return None;
+        }
+        let enough = match self.entity_type {
+            EntityType::Person => live
+                .iter()
+                .any(|v| v.kind == VerificationKind::Idv && v.status == V::Passed),
+            EntityType::Business => live.iter().any(|v| v.status == V::Passed),
+        };
+        enough.then_some(Action::Complete)
     }
 
     /// True when `expires_at` has passed while the session could still expire: such a
@@ -540,6 +577,43 @@ mod tests {
         assert!(started
             .apply(Action::Expire, now, Duration::hours(1))
             .is_ok());
+    }
+
+    #[test]
+    fn settle_applies_the_completion_rule() {
+        use crate::domain::ids::VerificationId;
+        use crate::domain::verification::{
+            VerificationKind as K, VerificationRef, VerificationStatus as V,
+        };
+        let r = |kind, status| VerificationRef {
+            id: VerificationId::new(time::OffsetDateTime::now_utc()),
+            kind,
+            status,
+        };
+        let mut s = session(SessionStatus::Pending);
+        assert_eq!(s.settle(), None, "no verification yet");
+        s.verifications = vec![r(K::Address, V::Passed)];
+        assert_eq!(s.settle(), None, "a person needs a passed ID verification");
+        s.verifications.push(r(K::Idv, V::RequiresRetry));
+        assert_eq!(s.settle(), None, "a retry keeps it pending");
+        s.verifications.push(r(K::Idv, V::Passed));
+        assert_eq!(
+            s.settle(),
+            Some(Action::Complete),
+            "the retry was superseded"
+        );
+        s.verifications.push(r(K::Address, V::Failed));
+        assert_eq!(s.settle(), Some(Action::Fail));
+        let mut b = session(SessionStatus::Pending);
+        b.entity_type = EntityType::Business;
+        b.verifications = vec![r(K::Address, V::Passed)];
+        assert_eq!(
+            b.settle(),
+            Some(Action::Complete),
+            "a business needs any passed verification"
+        );
+        b.status = SessionStatus::Completed;
+        assert_eq!(b.settle(), None, "only pending sessions settle");
     }
 
     #[test]

@@ -41,7 +41,7 @@ pub fn session(s: &Session) -> Value {
     let relationships = json!({
         "account": to_one("account", s.account_id.map(|a| a.to_string())),
         "documents": documents(&s.documents),
-        "verifications": to_many("verification", s.verification_ids.iter().map(ToString::to_string)),
+        "verifications": verifications(&s.verifications),
         "session_device": to_one("session_device", s.session_device_id.map(|d| d.to_string())),
     });
     resource(
@@ -50,6 +50,15 @@ pub fn session(s: &Session) -> Value {
         Value::Object(attrs),
         Some(relationships),
     )
+}
+
+/// Verification linkage: each with its own type (`verification/idv`, …).
+fn verifications(refs: &[crate::domain::verification::VerificationRef]) -> Value {
+    let data: Vec<Value> = refs
+        .iter()
+        .map(|v| json!({"type": v.kind.resource_type(), "id": v.id.to_string()}))
+        .collect();
+    json!({ "data": data })
 }
 
 /// Document linkage: each with its own type (`document/idv`, `document/address`).
@@ -149,7 +158,13 @@ pub fn document(d: &crate::domain::document::Document, urls: &[Option<String>]) 
     let relationships = json!({
         "session": to_one("session", d.session_id.map(|s| s.to_string())),
         "account": to_one("account", d.account_id.map(|a| a.to_string())),
-        "verifications": to_many("verification", d.verification_ids.iter().map(ToString::to_string)),
+        "verifications": to_many(
+            match d.kind {
+                crate::domain::document::DocumentKind::Idv => "verification/idv",
+                crate::domain::document::DocumentKind::Address => "verification/address",
+            },
+            d.verification_ids.iter().map(ToString::to_string),
+        ),
     });
     resource(
         d.kind.resource_type(),
@@ -175,6 +190,30 @@ pub fn device(d: &crate::domain::device::Device) -> Value {
     resource(
         "session_device",
         &d.id.to_string(),
+        attrs,
+        Some(relationships),
+    )
+}
+
+/// A verification resource.
+pub fn verification(v: &crate::domain::verification::Verification) -> Value {
+    let attrs = json!({
+        "status": v.status.as_str(),
+        "checks": v.checks,
+        "extracted": v.extracted,
+        "rule_set_version": v.rule_set_version,
+        "evaluated_on": v.evaluated_on.map(crate::domain::values::format_date),
+        "created_at": v.created_at.to_string(),
+        "completed_at": ts(v.completed_at),
+        "redacted_at": ts(v.redacted_at),
+    });
+    let relationships = json!({
+        "document": {"data": {"type": v.kind.document_kind().resource_type(), "id": v.document_id.to_string()}},
+        "session": to_one("session", v.session_id.map(|s| s.to_string())),
+    });
+    resource(
+        v.kind.resource_type(),
+        &v.id.to_string(),
         attrs,
         Some(relationships),
     )

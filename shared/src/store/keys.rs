@@ -13,13 +13,18 @@
 //! | external-id claim | `T#EXTERNAL_ID#ext` | `EXTERNAL_ID` | | | |
 //! | API key | `APIKEY#sha256` | `APIKEY` | `T#APIKEYS` / pos | `APIKEY_ID#key_id` / `APIKEY` | |
 //! | document | `T#DOCUMENT#id` | `DOCUMENT` | `T#DOCUMENTS#kind` / pos | `T#ACCOUNT#acc` / `DOCUMENT#pos` | `T#SESSION#sess#DOCUMENTS` / pos |
+//! | verification | `T#VERIFICATION#id` | `VERIFICATION` | `T#VERIFICATIONS` / pos | | `T#SESSION#sess#VERIFICATIONS` / pos |
+//! | fingerprint sighting | `T#FINGERPRINT#hmac` | `SEEN#ver_id` | | | |
 //! | session device | `T#DEVICE#id` | `DEVICE` | | | |
 //! | idempotency record | `T#IDEMPOTENCY#sha256` | `IDEMPOTENCY` | | `T#IDEMPOTENT_FOR#id` / pos | |
+//! | timer (expiry, retention) | `T#SESSION#id` | `TIMER#kind` | | | |
 //!
 //! `T` is `tenant#environment`; `pos` is `created_at#id`, which sorts newest-last as text
-//! because timestamps have a fixed width. gsi4 is reserved for expiry timers.
+//! because timestamps have a fixed width. gsi4 holds only timers (`store::timers`):
+//! `TIMERS#kind#shard` / `due#T#id`, one partition per kind and shard, sorted by due time,
+//! so the sweep finds due timers with a key condition.
 
-use crate::domain::ids::{AccountId, ApiKeyId, DeviceId, DocumentId, SessionId};
+use crate::domain::ids::{AccountId, ApiKeyId, DeviceId, DocumentId, SessionId, VerificationId};
 use crate::domain::values::{Tenancy, Timestamp};
 
 /// Partition key attribute.
@@ -144,6 +149,33 @@ pub fn session_documents_pk(tenancy: &Tenancy, session: SessionId) -> String {
     format!("{}#SESSION#{session}#DOCUMENTS", tenancy_prefix(tenancy))
 }
 
+/// Partition of a verification.
+pub fn verification_pk(tenancy: &Tenancy, id: VerificationId) -> String {
+    format!("{}#VERIFICATION#{id}", tenancy_prefix(tenancy))
+}
+/// Sort key of a verification.
+pub const VERIFICATION_SK: &str = "VERIFICATION";
+/// gsi1 partition listing every verification of a scope.
+pub fn verifications_pk(tenancy: &Tenancy) -> String {
+    format!("{}#VERIFICATIONS", tenancy_prefix(tenancy))
+}
+/// gsi3 partition of a session's verifications.
+pub fn session_verifications_pk(tenancy: &Tenancy, session: SessionId) -> String {
+    format!(
+        "{}#SESSION#{session}#VERIFICATIONS",
+        tenancy_prefix(tenancy)
+    )
+}
+/// Partition of the sightings of one document fingerprint (HMAC of country, type and
+/// number): the only trace of a document that survives redaction.
+pub fn fingerprint_pk(tenancy: &Tenancy, fingerprint_hex: &str) -> String {
+    format!("{}#FINGERPRINT#{fingerprint_hex}", tenancy_prefix(tenancy))
+}
+/// Sort key of one sighting: the verification that saw it.
+pub fn fingerprint_sk(verification: VerificationId) -> String {
+    format!("SEEN#{verification}")
+}
+
 /// Partition of a session device.
 pub fn device_pk(tenancy: &Tenancy, id: DeviceId) -> String {
     format!("{}#DEVICE#{id}", tenancy_prefix(tenancy))
@@ -176,6 +208,60 @@ pub fn idempotency_subject_pk(tenancy: &Tenancy, subject: &str) -> String {
 }
 /// Sort key of an idempotency record.
 pub const IDEMPOTENCY_SK: &str = "IDEMPOTENCY";
+
+/// Prefix of timer sort keys: a session's timers live in the session's own partition.
+pub const TIMER_SK_PREFIX: &str = "TIMER#";
+/// Sort key of a session's timer of `kind` (`EXPIRY`, `RETENTION`).
+pub fn timer_sk(kind: &str) -> String {
+    format!("{TIMER_SK_PREFIX}{kind}")
+}
+/// How many gsi4 partitions each kind of timer is spread over. A handful keeps any one
+/// partition far from DynamoDB's per-partition limits while the sweep still needs only a
+/// few Queries.
+pub const TIMER_SHARDS: u8 = 8;
+/// The gsi4 shard of a session's timers: FNV-1a over the id, so it is stable across
+/// builds and releases (std's hasher is not), and spreads because ULIDs end in random bits.
+pub fn timer_shard(id: SessionId) -> u8 {
+    let hash = id
+        .to_string()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+    // The remainder is below TIMER_SHARDS, so it fits.
+    (hash % u64::from(TIMER_SHARDS)) as u8
+}
+/// gsi4 partition of the timers of `kind` in `shard`: deliberately not scoped to a tenant,
+/// since the sweep looks for due timers across all of them.
+pub fn timers_pk(kind: &str, shard: u8) -> String {
+    format!("TIMERS#{kind}#{shard}")
+}
+/// gsi4 sort key of a timer: its due time first, so the due timers of a shard are one key
+/// range, then the session's scope and id, which keep keys unique.
+pub fn timer_position(due: Timestamp, tenancy: &Tenancy, id: SessionId) -> String {
+    format!("{due}#{}#{id}", tenancy_prefix(tenancy))
+}
+/// Reads a [`timer_position`] back.
+pub fn parse_timer_position(position: &str) -> Option<(Timestamp, Tenancy, SessionId)> {
+    let mut parts = position.splitn(4, '#');
+    let due = Timestamp::parse(parts.next()?)?;
+    let tenant = crate::domain::values::TenantId::parse(parts.next()?)?;
+    let environment = crate::domain::values::Environment::parse(parts.next()?)?;
+    let id = SessionId::parse(parts.next()?).ok()?;
+    Some((
+        due,
+        Tenancy {
+            tenant,
+            environment,
+        },
+        id,
+    ))
+}
+/// The exclusive upper bound of the positions of timers due at or before `now`: every
+/// position due at `now` continues with `#` (0x23), and `$` (0x24) sorts right after it.
+pub fn timers_due_bound(now: Timestamp) -> String {
+    format!("{now}$")
+}
 
 #[cfg(test)]
 mod tests {
@@ -234,5 +320,46 @@ mod tests {
         let late = Timestamp::parse("2025-01-15T10:30:00.001Z").expect("ts");
         let id = SessionId::parse("sess_01HQ0000000000000000000000").expect("id");
         assert!(position(early, &id) < position(late, &id));
+    }
+
+    #[test]
+    fn timer_keys_round_trip_and_due_timers_form_a_key_range() {
+        let s = tenancy("acme-2", Environment::Production);
+        let id = SessionId::parse("sess_01HQ0000000000000000000000").expect("id");
+        let due = Timestamp::parse("2025-01-15T10:30:00.250Z").expect("ts");
+        let pos = timer_position(due, &s, id);
+        assert_eq!(
+            pos,
+            "2025-01-15T10:30:00.250Z#acme-2#production#sess_01HQ0000000000000000000000"
+        );
+        assert_eq!(parse_timer_position(&pos), Some((due, s.clone(), id)));
+        assert_eq!(parse_timer_position("2025-01-15T10:30:00.250Z#acme"), None);
+        assert_eq!(timer_sk("EXPIRY"), "TIMER#EXPIRY");
+        assert!(timer_sk("RETENTION").starts_with(TIMER_SK_PREFIX));
+        assert_eq!(timers_pk("EXPIRY", 3), "TIMERS#EXPIRY#3");
+
+        // Due at or before `now` is exactly `position < bound`, for any scope and id.
+        let now = due;
+        let earlier = Timestamp::parse("2025-01-15T10:30:00.249Z").expect("ts");
+        let later = Timestamp::parse("2025-01-15T10:30:00.251Z").expect("ts");
+        let z = tenancy("zz", Environment::Staging);
+        let bound = timers_due_bound(now);
+        assert!(timer_position(earlier, &z, id) < bound);
+        assert!(timer_position(now, &z, id) < bound);
+        assert!(timer_position(now, &s, id) < bound);
+        assert!(timer_position(later, &s, id) > bound);
+    }
+
+    #[test]
+    fn timer_shards_are_stable_and_spread() {
+        let id = SessionId::parse("sess_01HQ0000000000000000000000").expect("id");
+        assert_eq!(timer_shard(id), timer_shard(id));
+        let mut counts = [0u32; TIMER_SHARDS as usize];
+        let start = time::OffsetDateTime::now_utc();
+        for i in 0..800 {
+            let id = SessionId::new(start + time::Duration::milliseconds(i));
+            counts[usize::from(timer_shard(id))] += 1;
+        }
+        assert!(counts.iter().all(|&c| c > 50), "{counts:?}");
     }
 }

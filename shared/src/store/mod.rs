@@ -15,6 +15,7 @@ pub mod objects;
 pub mod query;
 pub mod sessions;
 pub mod table;
+pub mod verifications;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -1,0 +1,33 @@
+//! `/v1/identity/verifications`: run the deterministic document checks on a document
+//! (synchronously: the 201 holds the final result), read and list results.
+
+pub mod handlers;
+
+use axum::routing::{get, post};
+use axum::Router;
+use idv::http::AppState;
+use idv::verify::Settings;
+
+/// State of this function: the common state plus the check settings.
+#[derive(Clone)]
+pub struct VerifyState {
+    /// Common state.
+    pub app: AppState,
+    /// Check configuration and fingerprint key.
+    pub settings: Settings,
+}
+
+/// The function's routes wrapped in the common layers.
+pub fn router(app: AppState, settings: Settings) -> Router {
+    let routes = Router::new()
+        .route(
+            "/v1/identity/verifications",
+            post(handlers::create).get(handlers::list),
+        )
+        .route("/v1/identity/verifications/{id}", get(handlers::show))
+        .with_state(VerifyState {
+            app: app.clone(),
+            settings,
+        });
+    idv::http::app(routes, app)
+}

@@ -1,0 +1,208 @@
+//! Verifications and document-fingerprint sightings in the table.
+
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+use serde::{Deserialize, Serialize};
+
+use super::items::{envelope, ItemKeys};
+use super::keys::{self, GSI1, GSI3};
+use super::query::{Filter, ListQuery, Page, PageRequest, Partition};
+use super::{decode, s, Item, Store, StoreError};
+use crate::domain::ids::{AccountId, DocumentId, SessionId, VerificationId};
+use crate::domain::values::{Tenancy, Timestamp};
+use crate::domain::verification::{Verification, VerificationStatus};
+
+/// Entity name of verification items.
+pub const ENTITY: &str = "verification";
+
+fn build<T, E: std::error::Error + Send + Sync + 'static>(
+    r: Result<T, E>,
+) -> Result<T, StoreError> {
+    r.map_err(|e| StoreError::Dynamo {
+        context: "building a request",
+        source: Box::new(e),
+    })
+}
+
+/// The item of a verification: listed for the tenancy (gsi1) and under its session (gsi3).
+pub fn verification_item(tenancy: &Tenancy, v: &Verification) -> Result<Item, StoreError> {
+    let pos = keys::position(v.created_at, &v.id);
+    let mut indexes = vec![(GSI1, keys::verifications_pk(tenancy), pos.clone())];
+    if let Some(session) = v.session_id {
+        indexes.push((GSI3, keys::session_verifications_pk(tenancy, session), pos));
+    }
+    envelope(
+        ENTITY,
+        ItemKeys {
+            pk: keys::verification_pk(tenancy, v.id),
+            sk: keys::VERIFICATION_SK.to_owned(),
+            indexes,
+        },
+        v,
+    )
+}
+
+/// A Put of a verification (new, or its redacted form).
+pub fn put_verification(
+    store: &Store,
+    tenancy: &Tenancy,
+    v: &Verification,
+) -> Result<TransactWriteItem, StoreError> {
+    let put = build(
+        Put::builder()
+            .table_name(store.table())
+            .set_item(Some(verification_item(tenancy, v)?))
+            .build(),
+    )?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+/// One sighting of a document fingerprint: which verification, session, account and
+/// document saw it. Holds no personal data, so it outlives redaction on purpose.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sighting {
+    /// The verification that computed it.
+    pub verification_id: VerificationId,
+    /// Its document.
+    pub document_id: DocumentId,
+    /// Its session.
+    pub session_id: Option<SessionId>,
+    /// Its account.
+    pub account_id: Option<AccountId>,
+    /// When.
+    pub seen_at: Timestamp,
+}
+
+/// A Put of a sighting.
+pub fn put_sighting(
+    store: &Store,
+    tenancy: &Tenancy,
+    fingerprint_hex: &str,
+    sighting: &Sighting,
+) -> Result<TransactWriteItem, StoreError> {
+    let item = envelope(
+        "fingerprint",
+        ItemKeys {
+            pk: keys::fingerprint_pk(tenancy, fingerprint_hex),
+            sk: keys::fingerprint_sk(sighting.verification_id),
+            indexes: Vec::new(),
+        },
+        sighting,
+    )?;
+    let put = build(
+        Put::builder()
+            .table_name(store.table())
+            .set_item(Some(item))
+            .build(),
+    )?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+/// How to narrow a list of verifications.
+#[derive(Debug, Clone, Default)]
+pub struct VerificationFilter {
+    /// Only this session's.
+    pub session_id: Option<SessionId>,
+    /// Only these results.
+    pub statuses: Vec<VerificationStatus>,
+    /// Created at or after.
+    pub created_from: Option<Timestamp>,
+    /// Created at or before.
+    pub created_to: Option<Timestamp>,
+}
+
+impl Store {
+    /// Reads a verification.
+    pub async fn get_verification(
+        &self,
+        tenancy: &Tenancy,
+        id: VerificationId,
+    ) -> Result<Option<Verification>, StoreError> {
+        self.get_item(
+            "reading a verification",
+            keys::verification_pk(tenancy, id),
+            keys::VERIFICATION_SK,
+        )
+        .await?
+        .map(|item| decode("reading a verification", item))
+        .transpose()
+    }
+
+    /// Every sighting of a fingerprint (1 Query).
+    pub async fn sightings(
+        &self,
+        tenancy: &Tenancy,
+        fingerprint_hex: &str,
+    ) -> Result<Vec<Sighting>, StoreError> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client()
+                .query()
+                .table_name(self.table())
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(
+                    ":pk",
+                    s(keys::fingerprint_pk(tenancy, fingerprint_hex)),
+                )
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| super::sdk_error("reading fingerprint sightings", e))?;
+            for item in page.items.unwrap_or_default() {
+                out.push(decode("reading fingerprint sightings", item)?);
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// One page of verifications, newest first.
+    pub async fn list_verifications(
+        &self,
+        tenancy: &Tenancy,
+        filter: &VerificationFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Verification>, StoreError> {
+        let partition = match filter.session_id {
+            Some(session) => Partition {
+                index: Some(GSI3),
+                pk: keys::session_verifications_pk(tenancy, session),
+                sk_prefix: String::new(),
+                filter: None,
+            },
+            None => Partition {
+                index: Some(GSI1),
+                pk: keys::verifications_pk(tenancy),
+                sk_prefix: String::new(),
+                filter: None,
+            },
+        };
+        let filter_expr = (!filter.statuses.is_empty()).then(|| {
+            let mut values = std::collections::HashMap::new();
+            let mut phs = Vec::new();
+            for (i, st) in filter.statuses.iter().enumerate() {
+                let ph = format!(":f_vs{i}");
+                values.insert(ph.clone(), s(st.as_str()));
+                phs.push(ph);
+            }
+            Filter {
+                expression: format!("#f_vst IN ({})", phs.join(", ")),
+                names: [("#f_vst".to_owned(), "status".to_owned())].into(),
+                values,
+            }
+        });
+        let query = ListQuery {
+            partitions: vec![partition],
+            ascending: false,
+            from: filter.created_from.map(|t| t.to_string()),
+            to: filter.created_to.map(|t| t.to_string()),
+            filter: filter_expr,
+        };
+        self.list(&query, page)
+            .await?
+            .try_map(|item| decode("listing verifications", item))
+    }
+}
