@@ -144,7 +144,7 @@ fn session_data(s: &Session) -> Option<SessionData> {
 }
 
 fn declared_type(doc: &Document) -> Option<idv_checks::DocumentType> {
-    doc.document_type
+    doc.declared_type
         .as_deref()
         .and_then(|t| serde_json::from_value(serde_json::Value::String(t.to_owned())).ok())
 }

@@ -14,3 +14,4 @@ mod redaction;
 mod seed;
 mod sessions;
 mod store;
+mod verifications;

@@ -132,6 +132,7 @@ pub struct TestApp {
     sessions: Router,
     accounts: Router,
     documents: Router,
+    verifications: Router,
     relay: tokio::sync::Mutex<idv_local::s3_events::S3Relay>,
     checker: document_events::Checker,
 }
@@ -145,6 +146,15 @@ pub fn test_config(table: &str, key_cache: Duration) -> Config {
         cursor_secret: b"test-cursor-secret-0123456789".to_vec(),
         session_lifetime: time::Duration::hours(24),
         key_cache_ttl: key_cache,
+        retention: idv::store::timers::Retention::default(),
+    }
+}
+
+/// The check settings tests run with: defaults and a fixed fingerprint key.
+pub fn test_verify_settings() -> idv::verify::Settings {
+    idv::verify::Settings {
+        checks: idv_checks::Config::default(),
+        fingerprint_secret: b"test-fingerprint-secret-0123456789".to_vec(),
     }
 }
 
@@ -189,10 +199,13 @@ impl TestApp {
             sessions: sessions::router(state.clone()),
             accounts: accounts::router(state.clone()),
             documents: documents::router(state.clone()),
+            verifications: verifications::router(state.clone(), test_verify_settings()),
             relay: tokio::sync::Mutex::new(idv_local::s3_events::S3Relay::new(objects.clone())),
             checker: document_events::Checker {
                 store: store.clone(),
                 objects: objects.clone(),
+                settings: test_verify_settings(),
+                session_lifetime: time::Duration::hours(24),
             },
             store,
             client,
@@ -254,6 +267,8 @@ impl TestApp {
             self.accounts.clone()
         } else if path.contains("/v1/identity/documents") {
             self.documents.clone()
+        } else if path.contains("/v1/identity/verifications") {
+            self.verifications.clone()
         } else {
             self.sessions.clone()
         }

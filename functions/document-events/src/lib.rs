@@ -3,17 +3,23 @@
 //! object against its declaration (`idv::uploads`): the file becomes `uploaded`, or
 //! `rejected` and the object is deleted.
 //!
+//! A standalone ID document (no session) is processed as soon as all its declared files
+//! have arrived: a verification is created and linked (API.md §4).
+//!
 //! Failures are reported per message (`batchItemFailures`), so one bad record is retried on
 //! its own and never blocks the rest of the batch. Every check is idempotent, so redelivery
 //! changes nothing.
 
 use aws_lambda_events::event::s3::S3Event;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use idv::domain::document::{parse_object_key, DocumentKind};
+use idv::domain::event::Actor;
 use idv::domain::values::Timestamp;
 use idv::http::error::chain;
 use idv::store::objects::Objects;
 use idv::store::Store;
 use idv::uploads::{check_object, UploadCheck};
+use idv::verify::{self, Request, Settings, VerifyError};
 
 /// The clients the checker needs.
 #[derive(Clone)]
@@ -22,6 +28,10 @@ pub struct Checker {
     pub store: Store,
     /// The documents bucket.
     pub objects: Objects,
+    /// Check configuration, for processing standalone ID documents.
+    pub settings: Settings,
+    /// Session lifetime (unused by standalone documents, needed by the runner).
+    pub session_lifetime: time::Duration,
 }
 
 /// S3 event keys are URL-encoded (spaces as `+`).
@@ -75,12 +85,72 @@ impl Checker {
                 .await
                 .map_err(|e| chain(&e))?;
             match outcome {
+                UploadCheck::Uploaded => {
+                    tracing::info!("upload accepted");
+                    self.process_if_complete(&key).await?;
+                }
                 UploadCheck::Rejected(reason) => tracing::info!(?reason, "upload rejected"),
                 UploadCheck::Undeclared => tracing::warn!("undeclared object deleted"),
                 other => tracing::info!(outcome = ?other, "upload checked"),
             }
         }
         Ok(())
+    }
+}
+
+impl Checker {
+    /// Verifies a standalone ID document once every declared file is uploaded. Two files
+    /// arriving together may both get here: the runner writes conditionally on the
+    /// document's version and skips a document already verified, so only one verification
+    /// is made.
+    async fn process_if_complete(&self, key: &str) -> Result<(), String> {
+        let Some((tenancy, doc_id, _)) = parse_object_key(key) else {
+            return Ok(());
+        };
+        let doc = self
+            .store
+            .get_document(&tenancy, doc_id)
+            .await
+            .map_err(|e| chain(&e))?;
+        let Some(doc) = doc else {
+            return Ok(());
+        };
+        if doc.kind != DocumentKind::Idv
+            || doc.session_id.is_some()
+            || !doc.all_uploaded()
+            || !doc.verification_ids.is_empty()
+        {
+            return Ok(());
+        }
+        let request = Request {
+            kind: idv::domain::verification::VerificationKind::Idv,
+            document: doc.id,
+            session: None,
+            auto_update_session: false,
+            evaluated_on: Timestamp::now().date(),
+            actor: Actor::system("upload-checker"),
+            only_if_unverified: true,
+        };
+        match verify::run(
+            &self.store,
+            &self.objects,
+            &tenancy,
+            &self.settings,
+            self.session_lifetime,
+            &request,
+        )
+        .await
+        {
+            Ok((v, _)) => {
+                tracing::info!(verification = %v.id, status = v.status.as_str(), "standalone document processed");
+                Ok(())
+            }
+            Err(VerifyError::AlreadyVerified) => Ok(()),
+            // Linked to a session meanwhile, redacted, …: the document is no longer ours to
+            // process automatically.
+            Err(VerifyError::Invalid(_)) => Ok(()),
+            Err(VerifyError::Workflow(e)) => Err(chain(&e)),
+        }
     }
 }
 

@@ -12,8 +12,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let config = Config::from_env()?;
     let (dynamodb, s3) = aws_clients().await;
     let checker = Checker {
-        store: Store::new(dynamodb, config.table.clone()),
+        store: Store::new(dynamodb, config.table.clone()).with_retention(config.retention),
         objects: Objects::new(s3, config.bucket.clone()),
+        settings: idv::verify::Settings::from_env()?,
+        session_lifetime: config.session_lifetime,
     };
     lambda_runtime::run(service_fn(
         |event: LambdaEvent<aws_lambda_events::event::sqs::SqsEvent>| {

@@ -243,13 +243,19 @@ pub struct Document {
     pub status: DocumentStatus,
     /// The declared hint, replaced by what processing found.
     pub document_type: Option<String>,
+    /// The hint as the uploader declared it (an input of the checks, so kept apart from
+    /// what processing later writes into `document_type`).
+    #[serde(default)]
+    pub declared_type: Option<String>,
     /// The session it belongs to.
     pub session_id: Option<SessionId>,
     /// The account it belongs to.
     pub account_id: Option<AccountId>,
     /// Its files, in declaration order.
     pub files: Vec<DocumentFile>,
-    /// Data extracted by processing (personal data: nulled by redaction).
+    /// Data extracted by processing (personal data: nulled by redaction). Stored as JSON
+    /// text so it reads back byte for byte.
+    #[serde(with = "super::values::json_text")]
     pub extracted: Option<serde_json::Value>,
     /// Verifications that processed it.
     pub verification_ids: Vec<VerificationId>,

@@ -146,6 +146,31 @@ pub mod opt_date {
     }
 }
 
+/// Serde adapter storing an optional JSON value as its text. DynamoDB keeps numbers as
+/// decimals, so `0.0` would come back as `0`; results that must re-render byte for byte
+/// (verification checks, extracted data) are stored as text instead.
+pub mod json_text {
+    use super::*;
+    use serde_json::Value;
+
+    /// Serializes as JSON text (or null).
+    pub fn serialize<S: Serializer, T: Serialize>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+        let text = serde_json::to_string(v).map_err(serde::ser::Error::custom)?;
+        s.serialize_str(&text)
+    }
+
+    /// Deserializes JSON text (or a plain JSON value, for items written before).
+    pub fn deserialize<'de, D: Deserializer<'de>, T: serde::de::DeserializeOwned>(
+        d: D,
+    ) -> Result<T, D::Error> {
+        let raw = Value::deserialize(d)?;
+        match raw {
+            Value::String(text) => serde_json::from_str(&text).map_err(serde::de::Error::custom),
+            other => serde_json::from_value(other).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
 macro_rules! string_value {
     ($(#[$doc:meta])* $name:ident, personal) => {
         string_value!($(#[$doc])* $name);

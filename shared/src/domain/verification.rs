@@ -88,9 +88,12 @@ pub struct Verification {
     pub kind: VerificationKind,
     /// The result.
     pub status: VerificationStatus,
-    /// Every check: `{name, status, reasons, requirement, metadata}`.
+    /// Every check: `{name, status, reasons, requirement, metadata}` (stored as JSON text
+    /// so a re-read renders byte for byte what the engine produced).
+    #[serde(with = "super::values::json_text")]
     pub checks: Value,
     /// What the documents said (personal data: nulled by redaction).
+    #[serde(with = "super::values::json_text")]
     pub extracted: Option<Value>,
     /// The version of the rules that produced it.
     pub rule_set_version: String,
