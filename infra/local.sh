@@ -48,7 +48,7 @@ ensure_cargo_lambda
 # first request. Each binary is built on its own, exactly as watch's `cargo run --bin`
 # builds it, so watch finds nothing left to compile.
 log "building the functions (the first build takes several minutes)"
-for bin in idv-admin idv-local sessions accounts documents document-events; do
+for bin in idv-admin idv-local sessions accounts documents document-events verifications; do
   cargo build --quiet --bin "$bin"
 done
 
@@ -92,6 +92,7 @@ cat >"$RUN/functions.env" <<ENV
 IDV_TABLE=idv
 IDV_BUCKET=idv-documents
 IDV_CURSOR_SECRET=local-development-cursor-secret
+IDV_FINGERPRINT_SECRET=local-development-fingerprint-secret
 IDV_KEY_CACHE_SECONDS=5
 IDV_S3_FORCE_PATH_STYLE=true
 AWS_ACCESS_KEY_ID=$S3_ACCESS_KEY
