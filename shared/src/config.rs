@@ -8,6 +8,7 @@
 //! | `IDV_CURSOR_SECRET` | HMAC key that signs pagination cursors (≥ 16 bytes) | required by API functions |
 //! | `IDV_SESSION_LIFETIME_SECONDS` | `expires_at` = `started_at` + this, unless given | `86400` |
 //! | `IDV_KEY_CACHE_SECONDS` | how long a warm Lambda trusts a key lookup | `5` |
+//! | `IDV_RETENTION_PRODUCTION`, `IDV_RETENTION_STAGING` | redact sessions this long after they end (`90d`, `12h`, `30m`, `45s`) | unset: keep |
 //! | `AWS_ENDPOINT_URL_DYNAMODB` | DynamoDB endpoint override (DynamoDB Local) | AWS |
 //! | `AWS_ENDPOINT_URL_S3` | S3 endpoint override (the local S3 server) | AWS |
 
@@ -37,6 +38,9 @@ pub struct Config {
     pub session_lifetime: time::Duration,
     /// How long a key lookup is cached.
     pub key_cache_ttl: Duration,
+    /// How long sessions are kept after they end, per environment. Every function that
+    /// writes sessions must see the same policy: it decides their retention timers.
+    pub retention: crate::store::timers::Retention,
 }
 
 fn var(name: &'static str) -> Option<String> {
@@ -65,8 +69,39 @@ impl Config {
                     .map_err(|_| ConfigError::Invalid("IDV_SESSION_LIFETIME_SECONDS"))?,
             ),
             key_cache_ttl: Duration::from_secs(seconds("IDV_KEY_CACHE_SECONDS", 5)?),
+            retention: crate::store::timers::Retention {
+                production: retention("IDV_RETENTION_PRODUCTION")?,
+                staging: retention("IDV_RETENTION_STAGING")?,
+            },
         })
     }
+}
+
+/// An optional retention variable: unset or empty keeps sessions forever.
+fn retention(name: &'static str) -> Result<Option<time::Duration>, ConfigError> {
+    var(name)
+        .map(|v| parse_duration(&v).ok_or(ConfigError::Invalid(name)))
+        .transpose()
+}
+
+/// Parses a positive whole number of seconds, minutes, hours or days: `45s`, `30m`,
+/// `12h`, `90d`.
+pub fn parse_duration(text: &str) -> Option<time::Duration> {
+    let unit = text.chars().last()?;
+    let count: i64 = text[..text.len() - unit.len_utf8()].parse().ok()?;
+    if count <= 0 || !text.as_bytes()[0].is_ascii_digit() {
+        return None;
+    }
+    let seconds_per_unit = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3_600,
+        'd' => 86_400,
+        _ => return None,
+    };
+    count
+        .checked_mul(seconds_per_unit)
+        .map(time::Duration::seconds)
 }
 
 /// Builds the DynamoDB client from the standard AWS configuration chain (region,
@@ -97,4 +132,31 @@ pub fn init_tracing() {
         .with_current_span(true)
         .with_ansi(false)
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_take_a_count_and_a_unit() {
+        assert_eq!(parse_duration("45s"), Some(time::Duration::seconds(45)));
+        assert_eq!(parse_duration("30m"), Some(time::Duration::minutes(30)));
+        assert_eq!(parse_duration("12h"), Some(time::Duration::hours(12)));
+        assert_eq!(parse_duration("90d"), Some(time::Duration::days(90)));
+        for bad in [
+            "",
+            "d",
+            "90",
+            "0d",
+            "-1d",
+            "+1d",
+            "1.5d",
+            "1w",
+            "1 d",
+            "99999999999999999d",
+        ] {
+            assert_eq!(parse_duration(bad), None, "{bad:?}");
+        }
+    }
 }

@@ -49,11 +49,12 @@ impl AppState {
         Ok(AppState::new(store, objects, config))
     }
 
-    /// State over `store` and `objects` with `config`.
+    /// State over `store` and `objects` with `config`. The store takes its retention policy from `config`, so that every session write of
+    /// the API agrees on retention timers.
     pub fn new(store: Store, objects: Objects, config: Config) -> AppState {
         let keys = Arc::new(auth::KeyCache::new(config.key_cache_ttl));
         AppState {
-            store,
+            store: store.with_retention(config.retention),
             objects,
             config: Arc::new(config),
             keys,

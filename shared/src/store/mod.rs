@@ -15,6 +15,7 @@ pub mod objects;
 pub mod query;
 pub mod sessions;
 pub mod table;
+pub mod timers;
 pub mod verifications;
 
 use std::collections::HashMap;
@@ -153,6 +154,7 @@ pub(crate) fn n(v: impl std::fmt::Display) -> AttributeValue {
 pub struct Store {
     client: Client,
     table: Arc<str>,
+    retention: timers::Retention,
 }
 
 impl Store {
@@ -161,7 +163,20 @@ impl Store {
         Store {
             client,
             table: table.into(),
+            retention: timers::Retention::default(),
         }
+    }
+
+    /// The same store, writing retention timers for `retention` (every function that writes
+    /// sessions must use the same policy: `Config::retention`).
+    pub fn with_retention(mut self, retention: timers::Retention) -> Store {
+        self.retention = retention;
+        self
+    }
+
+    /// How long sessions are kept after they end.
+    pub fn retention(&self) -> timers::Retention {
+        self.retention
     }
 
     /// The DynamoDB client.

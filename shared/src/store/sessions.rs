@@ -149,14 +149,15 @@ pub fn session_write_ops(
 }
 
 /// Items kept in step with a session's state, written in the same transaction as the
-/// session (none yet; expiry and retention timers join here).
+/// session: its expiry and retention timers (`timers::timer_ops`), put, moved or deleted
+/// as `next` calls for.
 pub fn derived_ops(
-    _store: &Store,
-    _tenancy: &Tenancy,
-    _current: Option<&Session>,
-    _next: &Session,
+    store: &Store,
+    tenancy: &Tenancy,
+    current: Option<&Session>,
+    next: &Session,
 ) -> Result<Vec<TransactWriteItem>, StoreError> {
-    Ok(Vec::new())
+    super::timers::timer_ops(store, tenancy, current, next)
 }
 
 /// Why a session write was refused.
