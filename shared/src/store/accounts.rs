@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::items::{envelope, ItemKeys};
 use super::keys::{self, GSI1, GSI2, GSI3};
 use super::query::{ListQuery, Page, PageRequest, Partition};
-use super::{decode, n, s, Store, StoreError};
+use super::{build, decode, n, s, Store, StoreError};
 use crate::domain::account::{Account, AccountStatus};
 use crate::domain::ids::AccountId;
 use crate::domain::values::{Tenancy, Timestamp};
@@ -62,15 +62,6 @@ pub enum AccountWriteError {
     /// Anything else.
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-fn build<T, E: std::error::Error + Send + Sync + 'static>(
-    r: Result<T, E>,
-) -> Result<T, StoreError> {
-    r.map_err(|e| StoreError::Dynamo {
-        context: "building a request",
-        source: Box::new(e),
-    })
 }
 
 impl Store {
@@ -150,14 +141,12 @@ impl Store {
         tenancy: &Tenancy,
         id: AccountId,
     ) -> Result<Option<Account>, StoreError> {
-        self.get_item(
+        self.get_decoded(
             "reading an account",
             keys::account_pk(tenancy, id),
             keys::ACCOUNT_SK,
         )
-        .await?
-        .map(|item| decode("reading an account", item))
-        .transpose()
+        .await
     }
 
     /// Replaces `current` by `next` if its version is unchanged, moving the external-id

@@ -54,14 +54,12 @@ impl Store {
 
     /// The key whose secret hashes to `hash`, if any.
     pub async fn api_key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>, StoreError> {
-        self.get_item(
+        self.get_decoded(
             "reading an API key",
             keys::api_key_pk(hash),
             keys::API_KEY_SK,
         )
-        .await?
-        .map(|item| decode("reading an API key", item))
-        .transpose()
+        .await
     }
 
     /// One page of a tenancy's keys, newest first.

@@ -3,22 +3,13 @@
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
 
 use super::items::{envelope, ItemKeys};
-use super::{decode, keys, Item, Store, StoreError};
+use super::{build, keys, Item, Store, StoreError};
 use crate::domain::device::Device;
 use crate::domain::ids::{DeviceId, SessionId};
 use crate::domain::values::Tenancy;
 
 /// Entity name of device items.
 pub const DEVICE_ENTITY: &str = "session_device";
-
-fn build<T, E: std::error::Error + Send + Sync + 'static>(
-    r: Result<T, E>,
-) -> Result<T, StoreError> {
-    r.map_err(|e| StoreError::Dynamo {
-        context: "building a request",
-        source: Box::new(e),
-    })
-}
 
 /// The item of a session device.
 pub fn device_item(tenancy: &Tenancy, device: &Device) -> Result<Item, StoreError> {
@@ -73,14 +64,12 @@ impl Store {
         tenancy: &Tenancy,
         id: DeviceId,
     ) -> Result<Option<Device>, StoreError> {
-        self.get_item(
+        self.get_decoded(
             "reading a device",
             keys::device_pk(tenancy, id),
             keys::DEVICE_SK,
         )
-        .await?
-        .map(|item| decode("reading a device", item))
-        .transpose()
+        .await
     }
 
     /// The session a device was registered for (1 GetItem), for `filter[session_device]`.

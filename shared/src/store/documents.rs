@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use super::items::{envelope, ItemKeys};
 use super::keys::{self, GSI1, GSI2, GSI3};
 use super::query::{Filter, ListQuery, Page, PageRequest, Partition};
-use super::{decode, n, s, Item, Store, StoreError};
+use super::{build, decode, n, s, Item, Store, StoreError};
 use crate::domain::document::{Document, DocumentKind, DocumentStatus};
 use crate::domain::ids::{AccountId, DocumentId, SessionId};
 use crate::domain::values::Tenancy;
@@ -50,15 +50,6 @@ pub fn document_item(tenancy: &Tenancy, doc: &Document) -> Result<Item, StoreErr
         },
         doc,
     )
-}
-
-fn build<T, E: std::error::Error + Send + Sync + 'static>(
-    r: Result<T, E>,
-) -> Result<T, StoreError> {
-    r.map_err(|e| StoreError::Dynamo {
-        context: "building a request",
-        source: Box::new(e),
-    })
 }
 
 /// A Put of a new document.
@@ -114,14 +105,12 @@ impl Store {
         tenancy: &Tenancy,
         id: DocumentId,
     ) -> Result<Option<Document>, StoreError> {
-        self.get_item(
+        self.get_decoded(
             "reading a document",
             keys::document_pk(tenancy, id),
             keys::DOCUMENT_SK,
         )
-        .await?
-        .map(|item| decode("reading a document", item))
-        .transpose()
+        .await
     }
 
     /// Replaces `current` by `next` if its version is unchanged; `Ok(false)` if it changed.
@@ -226,23 +215,11 @@ impl Store {
             to: None,
             filter: None,
         };
-        let mut out = Vec::new();
-        let mut page = PageRequest {
-            size: 100,
-            cursor: None,
-            total: false,
-        };
-        loop {
-            let got = self.list(&query, &page).await?;
-            let last = got.items.last().map(|(pos, _)| pos.clone());
-            for (_, item) in got.items {
-                out.push(decode("listing documents", item)?);
-            }
-            match (got.has_next, last) {
-                (true, Some(pos)) => page.cursor = Some((super::query::Direction::After, pos)),
-                _ => return Ok(out),
-            }
-        }
+        self.list_all(&query)
+            .await?
+            .into_iter()
+            .map(|item| decode("listing documents", item))
+            .collect()
     }
 
     /// The newest documents of an account as (kind, id), for linkage (1 Query).

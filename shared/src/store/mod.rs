@@ -139,6 +139,17 @@ pub(crate) fn encode<T: serde::Serialize>(
     serde_dynamo::to_item(value).map_err(|source| StoreError::Corrupt { context, source })
 }
 
+/// Turns an SDK builder's error (a missing required field: a bug, not bad input) into a
+/// [`StoreError`].
+pub(crate) fn build<T, E: std::error::Error + Send + Sync + 'static>(
+    r: Result<T, E>,
+) -> Result<T, StoreError> {
+    r.map_err(|e| StoreError::Dynamo {
+        context: "building a request",
+        source: Box::new(e),
+    })
+}
+
 /// A string attribute value.
 pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
@@ -212,6 +223,19 @@ impl Store {
             .await
             .map_err(|e| sdk_error(context, e))?;
         Ok(out.item)
+    }
+
+    /// GetItem (consistent) decoded into `T`.
+    pub(crate) async fn get_decoded<T: serde::de::DeserializeOwned>(
+        &self,
+        context: &'static str,
+        pk: String,
+        sk: &str,
+    ) -> Result<Option<T>, StoreError> {
+        self.get_item(context, pk, sk)
+            .await?
+            .map(|item| decode(context, item))
+            .transpose()
     }
 
     /// Runs a transaction; a failed condition becomes [`StoreError::ConditionFailed`] with

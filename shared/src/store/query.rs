@@ -250,6 +250,26 @@ impl Store {
         })
     }
 
+    /// Every item of `query`, page by page (for cascades such as redaction, never for a
+    /// response).
+    pub async fn list_all(&self, query: &ListQuery) -> Result<Vec<Item>, StoreError> {
+        let mut out = Vec::new();
+        let mut page = PageRequest {
+            size: 100,
+            cursor: None,
+            total: false,
+        };
+        loop {
+            let got = self.list(query, &page).await?;
+            let last = got.items.last().map(|(pos, _)| pos.clone());
+            out.extend(got.items.into_iter().map(|(_, item)| item));
+            match (got.has_next, last) {
+                (true, Some(pos)) => page.cursor = Some((Direction::After, pos)),
+                _ => return Ok(out),
+            }
+        }
+    }
+
     /// Counts every item of `query` (for `page[total]`).
     async fn count(&self, query: &ListQuery) -> Result<u64, StoreError> {
         let mut total = 0u64;

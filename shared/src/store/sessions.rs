@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::types::{
 use super::items::{envelope, ItemKeys};
 use super::keys::{self, GSI1, GSI2, GSI3};
 use super::query::{Filter, ListQuery, Page, PageRequest, Partition};
-use super::{decode, n, s, Item, Store, StoreError};
+use super::{build, decode, n, s, Item, Store, StoreError};
 use crate::domain::event::Event;
 use crate::domain::ids::{AccountId, SessionId};
 use crate::domain::session::{EntityType, Session, SessionStatus};
@@ -64,15 +64,6 @@ pub fn event_item(tenancy: &Tenancy, event: &Event) -> Result<Item, StoreError> 
         },
         event,
     )
-}
-
-fn build<T, E: std::error::Error + Send + Sync + 'static>(
-    r: Result<T, E>,
-) -> Result<T, StoreError> {
-    r.map_err(|e| StoreError::Dynamo {
-        context: "building a request",
-        source: Box::new(e),
-    })
 }
 
 /// A Put of a new event (an event is never overwritten: its key is the session version).
@@ -221,14 +212,12 @@ impl Store {
         tenancy: &Tenancy,
         id: SessionId,
     ) -> Result<Option<Session>, StoreError> {
-        self.get_item(
+        self.get_decoded(
             "reading a session",
             keys::session_pk(tenancy, id),
             keys::SESSION_SK,
         )
-        .await?
-        .map(|item| decode("reading a session", item))
-        .transpose()
+        .await
     }
 
     /// Replaces `current` by `next` if nobody changed it in between, writing `events` and any
@@ -284,25 +273,11 @@ impl Store {
             ..SessionFilter::default()
         };
         let query = sessions_query(tenancy, &filter, Timestamp::now());
-        let mut out = Vec::new();
-        let mut page = PageRequest {
-            size: 100,
-            cursor: None,
-            total: false,
-        };
-        loop {
-            let got = self.list(&query, &page).await?;
-            let last = got.items.last().map(|(pos, _)| pos.clone());
-            for (_, item) in got.items {
-                out.push(decode("listing sessions", item)?);
-            }
-            match (got.has_next, last) {
-                (true, Some(pos)) => {
-                    page.cursor = Some((super::query::Direction::After, pos));
-                }
-                _ => return Ok(out),
-            }
-        }
+        self.list_all(&query)
+            .await?
+            .into_iter()
+            .map(|item| decode("listing sessions", item))
+            .collect()
     }
 
     /// One page of a session's events, oldest first.

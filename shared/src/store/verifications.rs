@@ -6,22 +6,13 @@ use serde::{Deserialize, Serialize};
 use super::items::{envelope, ItemKeys};
 use super::keys::{self, GSI1, GSI3};
 use super::query::{Filter, ListQuery, Page, PageRequest, Partition};
-use super::{decode, s, Item, Store, StoreError};
+use super::{build, decode, s, Item, Store, StoreError};
 use crate::domain::ids::{AccountId, DocumentId, SessionId, VerificationId};
 use crate::domain::values::{Tenancy, Timestamp};
 use crate::domain::verification::{Verification, VerificationStatus};
 
 /// Entity name of verification items.
 pub const ENTITY: &str = "verification";
-
-fn build<T, E: std::error::Error + Send + Sync + 'static>(
-    r: Result<T, E>,
-) -> Result<T, StoreError> {
-    r.map_err(|e| StoreError::Dynamo {
-        context: "building a request",
-        source: Box::new(e),
-    })
-}
 
 /// The item of a verification: listed for the tenancy (gsi1) and under its session (gsi3).
 pub fn verification_item(tenancy: &Tenancy, v: &Verification) -> Result<Item, StoreError> {
@@ -117,14 +108,12 @@ impl Store {
         tenancy: &Tenancy,
         id: VerificationId,
     ) -> Result<Option<Verification>, StoreError> {
-        self.get_item(
+        self.get_decoded(
             "reading a verification",
             keys::verification_pk(tenancy, id),
             keys::VERIFICATION_SK,
         )
-        .await?
-        .map(|item| decode("reading a verification", item))
-        .transpose()
+        .await
     }
 
     /// Every sighting of a fingerprint (1 Query).
