@@ -6,10 +6,14 @@
 # What runs: DynamoDB Local (the table), s3s-fs (the documents bucket; it checks
 # signatures, so presigned URLs are tested for real), `cargo lambda watch` (every function,
 # the contract's paths routed to them), and `idv-local s3-events`, which turns new objects
-# into the S3 -> SQS events the upload checker gets on AWS.
+# into the S3 -> SQS events the upload checker gets on AWS. `idv-local stream` reads the
+# table's DynamoDB stream and hands TTL deletions of timers to `expiry-stream` (as the
+# event source mapping does on AWS); `idv-local sweep` runs `expiry-sweep` every
+# IDV_SWEEP_SECONDS (the schedule; 5 minutes on AWS).
 #
 # Environment: IDV_API_PORT (9000), IDV_DYNAMODB_PORT (8000), IDV_S3_PORT (8014),
-# IDV_TOOLS_DIR (.tools).
+# IDV_TOOLS_DIR (.tools), IDV_SWEEP_SECONDS (60), IDV_RETENTION_PRODUCTION and
+# IDV_RETENTION_STAGING (unset: keep sessions forever).
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
@@ -48,7 +52,7 @@ ensure_cargo_lambda
 # first request. Each binary is built on its own, exactly as watch's `cargo run --bin`
 # builds it, so watch finds nothing left to compile.
 log "building the functions (the first build takes several minutes)"
-for bin in idv-admin idv-local sessions accounts documents document-events verifications; do
+for bin in idv-admin idv-local sessions accounts documents document-events verifications expiry-stream expiry-sweep; do
   cargo build --quiet --bin "$bin"
 done
 
@@ -100,6 +104,8 @@ AWS_SECRET_ACCESS_KEY=$S3_SECRET_KEY
 AWS_REGION=us-east-1
 AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$DDB_PORT
 AWS_ENDPOINT_URL_S3=http://127.0.0.1:$S3_PORT
+IDV_RETENTION_PRODUCTION=${IDV_RETENTION_PRODUCTION:-}
+IDV_RETENTION_STAGING=${IDV_RETENTION_STAGING:-}
 RUST_LOG=info
 ENV
 
@@ -108,6 +114,11 @@ cargo lambda watch --quiet --invoke-port "$API_PORT" --env-file "$RUN/functions.
 PIDS+=($!)
 wait_for_port "$API_PORT" 120 "cargo lambda watch"
 ./target/debug/idv-local s3-events --invoke "http://127.0.0.1:$API_PORT" >"$RUN/s3-events.log" 2>&1 &
+PIDS+=($!)
+./target/debug/idv-local stream --invoke "http://127.0.0.1:$API_PORT" >"$RUN/stream.log" 2>&1 &
+PIDS+=($!)
+./target/debug/idv-local sweep --invoke "http://127.0.0.1:$API_PORT" --every "${IDV_SWEEP_SECONDS:-60}" \
+  >"$RUN/sweep.log" 2>&1 &
 PIDS+=($!)
 banner
 # Whichever part stops first (Ctrl-C, a crash) takes the rest down with it.

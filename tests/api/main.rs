@@ -7,6 +7,7 @@ mod auth;
 mod concurrency;
 mod devices;
 mod documents;
+mod expiry;
 mod idempotency;
 mod malformed;
 mod pagination;

@@ -447,6 +447,88 @@ impl TestApp {
     }
 }
 
+/// A client for DynamoDB Local's streams (served on the same port as the tables).
+pub fn streams_client() -> aws_sdk_dynamodbstreams::Client {
+    let config = aws_sdk_dynamodbstreams::Config::builder()
+        .behavior_version(aws_sdk_dynamodbstreams::config::BehaviorVersion::latest())
+        .endpoint_url(dynamodb_endpoint())
+        .region(aws_sdk_dynamodbstreams::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodbstreams::config::Credentials::new(
+            "local", "local", None, None, "tests",
+        ))
+        .build();
+    aws_sdk_dynamodbstreams::Client::from_conf(config)
+}
+
+/// Expiry and retention: the timer functions in process, and this test's table stream.
+impl TestApp {
+    /// A fresh table and app whose every session write (API and functions) applies
+    /// `retention`.
+    pub async fn with_retention(retention: idv::store::timers::Retention) -> TestApp {
+        let mut app = TestApp::new().await;
+        let mut config = (*app.state.config).clone();
+        config.retention = retention;
+        app.store = app.store.clone().with_retention(retention);
+        app.state = AppState::new(app.store.clone(), app.objects.clone(), config);
+        app.sessions = sessions::router(app.state.clone());
+        app.accounts = accounts::router(app.state.clone());
+        app.documents = documents::router(app.state.clone());
+        app.verifications = verifications::router(app.state.clone(), test_verify_settings());
+        app.checker.store = app.store.clone();
+        app
+    }
+
+    /// The expiry functions' handler over this test's table and bucket.
+    pub fn expirer(&self) -> expiry::Expirer {
+        expiry::Expirer {
+            store: self.store.clone(),
+            objects: self.objects.clone(),
+        }
+    }
+
+    /// A reader of this test's table stream, positioned at its end (the template's
+    /// `StartingPosition: LATEST`): it sees what is written from now on.
+    pub async fn stream_relay(&self) -> idv_local::streams::StreamRelay {
+        let arn = idv_local::streams::latest_stream_arn(&self.client, &self.table)
+            .await
+            .expect("the table has a stream");
+        idv_local::streams::StreamRelay::connect(
+            streams_client(),
+            arn,
+            idv_local::streams::StartingPosition::Latest,
+        )
+        .await
+        .expect("connect to the stream")
+    }
+
+    /// Reads `relay` once and delivers what its filter keeps to `expiry-stream`'s handler,
+    /// in process, exactly as `idv-local stream` does through `cargo lambda watch`. Every
+    /// delivered event is appended to `delivered` (to deliver it again).
+    pub async fn deliver_stream(
+        &self,
+        relay: &mut idv_local::streams::StreamRelay,
+        delivered: &mut Vec<Value>,
+    ) -> idv_local::streams::Polled {
+        let expirer = self.expirer();
+        relay
+            .poll_once(|event| {
+                delivered.push(event.clone());
+                let expirer = expirer.clone();
+                async move {
+                    let event = serde_json::from_value(event).map_err(|e| e.to_string())?;
+                    let response = expirer.handle_stream(event).await;
+                    Ok(response
+                        .batch_item_failures
+                        .into_iter()
+                        .filter_map(|f| f.item_identifier)
+                        .collect())
+                }
+            })
+            .await
+            .expect("read the stream")
+    }
+}
+
 /// A PUT to a presigned URL, as a browser or mobile app would send it: `headers` are the
 /// ones `meta.files[].headers` lists (possibly altered by the test). Returns the status.
 pub async fn put_upload(url: &str, headers: &[(String, String)], body: Vec<u8>) -> u16 {

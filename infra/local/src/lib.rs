@@ -6,6 +6,13 @@
 //! message bodies are S3 event notifications. The same relay drives the tests, which call
 //! the handler in process, and `idv-local s3-events`, which invokes the function served by
 //! `cargo lambda watch`.
+//!
+//! Likewise [`streams::StreamRelay`] reads the table's DynamoDB stream as Lambda's event
+//! source mapping would (filter, batches, partial failures) and hands TTL deletions of
+//! timers to `expiry-stream`, and [`schedule`] stands in for the EventBridge rule that runs
+//! `expiry-sweep`.
 
 pub mod invoke;
 pub mod s3_events;
+pub mod schedule;
+pub mod streams;

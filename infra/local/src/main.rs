@@ -2,6 +2,8 @@
 //!
 //! ```text
 //! idv-local s3-events --invoke http://127.0.0.1:9000
+//! idv-local stream --invoke http://127.0.0.1:9000
+//! idv-local sweep --invoke http://127.0.0.1:9000 --every 60
 //! idv-local fixture licence-back [--expired|--blurred] > back.jpg
 //! idv-local fixture bill [--days-ago 10] > bill.pdf
 //! ```
@@ -9,14 +11,23 @@
 //! `s3-events` watches the documents bucket (`IDV_BUCKET` at `AWS_ENDPOINT_URL_S3`) and
 //! invokes the `document-events` function through `cargo lambda watch` with the SQS batch
 //! AWS would deliver for each new object.
+//!
+//! `stream` reads the table's DynamoDB stream and invokes `expiry-stream` with the TTL
+//! deletions of timers, as the event source mapping does on AWS; `sweep` invokes
+//! `expiry-sweep` every `--every` seconds, as the EventBridge schedule does.
 
 use std::process::ExitCode;
 use std::time::Duration;
 
 use idv::config::{aws_clients, Config};
+use idv::domain::values::Timestamp;
 use idv::store::objects::Objects;
 use idv_local::invoke::invoke;
 use idv_local::s3_events::S3Relay;
+use idv_local::schedule::scheduled_event;
+use idv_local::streams::{
+    latest_stream_arn, RelayError as StreamError, StartingPosition, StreamRelay,
+};
 
 fn arg(args: &[String], name: &str) -> Option<String> {
     args.windows(2).find(|w| w[0] == name).map(|w| w[1].clone())
@@ -85,6 +96,78 @@ fn fixture(args: &[String]) -> Result<(), String> {
     std::io::stdout().write_all(&bytes).map_err(|e| e.to_string())
 }
 
+/// The `batchItemFailures[].itemIdentifier`s of a partial batch response.
+fn failed_items(response: &serde_json::Value) -> Vec<String> {
+    response["batchItemFailures"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|f| f["itemIdentifier"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `stream`: reads the table's DynamoDB stream (`IDV_TABLE`; DynamoDB Streams at
+/// `AWS_ENDPOINT_URL_DYNAMODB_STREAMS`, else at `AWS_ENDPOINT_URL_DYNAMODB`, which is
+/// where DynamoDB Local serves it) from now on, and invokes `expiry-stream` with the
+/// filtered batches AWS would deliver, every 250 ms.
+async fn stream(args: &[String]) -> Result<(), String> {
+    let base = arg(args, "--invoke").unwrap_or_else(|| "http://127.0.0.1:9000".into());
+    let config = Config::from_env().map_err(|e| e.to_string())?;
+    let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let mut streams = aws_sdk_dynamodbstreams::config::Builder::from(&shared);
+    if std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB_STREAMS").is_none() {
+        if let Ok(url) = std::env::var("AWS_ENDPOINT_URL_DYNAMODB") {
+            streams = streams.endpoint_url(url);
+        }
+    }
+    let streams = aws_sdk_dynamodbstreams::Client::from_conf(streams.build());
+    let dynamodb = aws_sdk_dynamodb::Client::new(&shared);
+    let err = |e: StreamError| idv::http::error::chain(&e);
+    let arn = latest_stream_arn(&dynamodb, &config.table)
+        .await
+        .map_err(err)?;
+    let mut relay = StreamRelay::connect(streams, arn, StartingPosition::Latest)
+        .await
+        .map_err(err)?;
+    tracing::info!(%base, stream = relay.stream_arn(), "relaying TTL deletions of timers to expiry-stream");
+    loop {
+        let polled = relay
+            .poll_once(|event| {
+                let base = base.clone();
+                async move { Ok(failed_items(&invoke(&base, "expiry-stream", event).await?)) }
+            })
+            .await;
+        match polled {
+            Ok(p) if p.matched == 0 && p.failed == 0 => {}
+            Ok(p) => tracing::info!(?p, "delivered stream records"),
+            Err(e) => tracing::warn!(error = %err(e), "reading the stream failed"),
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// `sweep`: invokes `expiry-sweep` with an EventBridge scheduled event every `--every`
+/// seconds (default 60; the template's schedule is every 5 minutes).
+async fn sweep(args: &[String]) -> Result<(), String> {
+    let base = arg(args, "--invoke").unwrap_or_else(|| "http://127.0.0.1:9000".into());
+    let every: u64 = arg(args, "--every")
+        .map_or(Ok(60), |s| s.parse())
+        .map_err(|_| "--every takes a number of seconds")?;
+    tracing::info!(%base, every, "invoking expiry-sweep on a schedule");
+    let mut tick = tokio::time::interval(Duration::from_secs(every.max(1)));
+    loop {
+        tick.tick().await;
+        let now = Timestamp::now();
+        let event = scheduled_event(&format!("local-{}", now.unix()), &now.to_string());
+        match invoke(&base, "expiry-sweep", event).await {
+            Ok(report) => tracing::info!(%report, "sweep finished"),
+            Err(e) => tracing::warn!(error = %e, "invoking expiry-sweep failed"),
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     idv::config::init_tracing();
@@ -92,7 +175,9 @@ async fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("s3-events") => s3_events(&args[1..]).await,
         Some("fixture") => fixture(&args[1..]),
-        _ => Err("usage: idv-local s3-events [--invoke http://127.0.0.1:9000]".into()),
+        Some("stream") => stream(&args[1..]).await,
+        Some("sweep") => sweep(&args[1..]).await,
+        _ => Err("usage: idv-local s3-events|stream|sweep [--invoke http://127.0.0.1:9000] [--every SECONDS] | fixture ...".into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -17,12 +17,14 @@
 //! | fingerprint sighting | `T#FINGERPRINT#hmac` | `SEEN#ver_id` | | | |
 //! | session device | `T#DEVICE#id` | `DEVICE` | | | |
 //! | idempotency record | `T#IDEMPOTENCY#sha256` | `IDEMPOTENCY` | | `T#IDEMPOTENT_FOR#id` / pos | |
-//! | timer (expiry, retention) | `T#SESSION#id` | `TIMER#kind` | | | |
+//! | timer (expiry, retention) | `T#SESSION#id` | `TIMER#kind` | pk / sk | pk / sk | pk / sk |
 //!
 //! `T` is `tenant#environment`; `pos` is `created_at#id`, which sorts newest-last as text
 //! because timestamps have a fixed width. gsi4 holds only timers (`store::timers`):
 //! `TIMERS#kind#shard` / `due#T#id`, one partition per kind and shard, sorted by due time,
-//! so the sweep finds due timers with a key condition.
+//! so the sweep finds due timers with a key condition. Timers also sit in gsi1–gsi3 under
+//! their own pk/sk, which no query names: DynamoDB Local's TTL only deletes items that are
+//! in every index (see `timers::timer_item`).
 
 use crate::domain::ids::{AccountId, ApiKeyId, DeviceId, DocumentId, SessionId, VerificationId};
 use crate::domain::values::{Tenancy, Timestamp};

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use time::Duration;
 
 use super::items::{envelope, ItemKeys};
-use super::keys::{self, GSI4};
+use super::keys::{self, GSI1, GSI2, GSI3, GSI4};
 use super::{n, s, sdk_error, Item, Store, StoreError};
 use crate::domain::ids::SessionId;
 use crate::domain::session::{Session, SessionStatus};
@@ -157,22 +157,27 @@ pub fn wanted(
 }
 
 /// The item of a timer: its session's partition, gsi4 by shard and due time, and `ttl`.
+///
+/// It is also in gsi1–gsi3, under its own primary key (a partition no query names), only
+/// because DynamoDB Local's TTL cannot delete an item that lacks the key of any index of
+/// its table, and then stops deleting anything else in that table too (measured with
+/// DynamoDB Local 3.3.1; AWS has no such limit). Three tiny index entries per timer are
+/// the price of running the very same items locally and on AWS.
 pub fn timer_item(timer: &Timer) -> Result<Item, StoreError> {
     let tenancy = timer.tenancy();
     let kind = timer.kind.key_name();
-    let mut item = envelope(
-        ENTITY,
-        ItemKeys {
-            pk: keys::session_pk(&tenancy, timer.session_id),
-            sk: keys::timer_sk(kind),
-            indexes: vec![(
-                GSI4,
-                keys::timers_pk(kind, keys::timer_shard(timer.session_id)),
-                keys::timer_position(timer.due, &tenancy, timer.session_id),
-            )],
-        },
-        timer,
-    )?;
+    let pk = keys::session_pk(&tenancy, timer.session_id);
+    let sk = keys::timer_sk(kind);
+    let mut indexes: Vec<_> = [GSI1, GSI2, GSI3]
+        .into_iter()
+        .map(|index| (index, pk.clone(), sk.clone()))
+        .collect();
+    indexes.push((
+        GSI4,
+        keys::timers_pk(kind, keys::timer_shard(timer.session_id)),
+        keys::timer_position(timer.due, &tenancy, timer.session_id),
+    ));
+    let mut item = envelope(ENTITY, ItemKeys { pk, sk, indexes }, timer)?;
     item.insert(keys::TTL.to_owned(), n(timer.ttl()));
     Ok(item)
 }
@@ -509,6 +514,16 @@ mod tests {
             item.get("gsi4sk").and_then(|v| v.as_s().ok()).cloned(),
             Some(keys::timer_position(deadline, &tenancy(), s.id))
         );
+        // In every index (see `timer_item`), under its own key outside gsi4.
+        for index in keys::INDEXES {
+            assert!(
+                item.contains_key(index.pk) && item.contains_key(index.sk),
+                "{}",
+                index.name
+            );
+        }
+        assert_eq!(item.get("gsi1pk"), item.get("pk"));
+        assert_eq!(item.get("gsi3sk"), item.get("sk"));
         assert_eq!(timer_from_item(item).expect("decodes"), Some(timer));
         let other = super::super::sessions::session_item(&tenancy(), &s).expect("session");
         assert_eq!(timer_from_item(other).expect("decodes"), None);
