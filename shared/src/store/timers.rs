@@ -19,7 +19,7 @@ use time::Duration;
 
 use super::items::{envelope, ItemKeys};
 use super::keys::{self, GSI1, GSI2, GSI3, GSI4};
-use super::{n, s, sdk_error, Item, Store, StoreError};
+use super::{build, n, s, sdk_error, Item, Store, StoreError};
 use crate::domain::ids::SessionId;
 use crate::domain::session::{Session, SessionStatus};
 use crate::domain::values::{Environment, Tenancy, TenantId, Timestamp};
@@ -199,15 +199,6 @@ pub fn timer_from_item<I: Into<serde_dynamo::Item>>(item: I) -> Result<Option<Ti
         return Ok(None);
     }
     serde_dynamo::from_item(item).map(Some).map_err(corrupt)
-}
-
-fn build<T, E: std::error::Error + Send + Sync + 'static>(
-    r: Result<T, E>,
-) -> Result<T, StoreError> {
-    r.map_err(|e| StoreError::Dynamo {
-        context: "building a timer request",
-        source: Box::new(e),
-    })
 }
 
 fn timer_key(timer: &Timer) -> Item {
