@@ -71,29 +71,39 @@ async fn s3_events(args: &[String]) -> Result<(), String> {
 /// (a 2-megapixel JPEG of a licence back with a real PDF417 barcode) or
 /// `fixture bill [--days-ago N]` (a one-page utility bill PDF with a text layer).
 fn fixture(args: &[String]) -> Result<(), String> {
-    use idv_checks::fixtures::{address_pdf, default_bill, licence_back_jpeg, LicenceFields, Variant};
-    use std::io::Write;
-    let bytes = match args.first().map(String::as_str) {
-        Some("licence-back") => {
-            let mut fields = LicenceFields::default();
-            let mut variant = Variant::Clean;
-            if args.iter().any(|a| a == "--expired") {
-                fields.issue_date = time::macros::date!(2015 - 01 - 10);
-                fields.expiry_date = time::macros::date!(2020 - 01 - 10);
-            }
-            if args.iter().any(|a| a == "--blurred") {
-                variant = Variant::Blurred;
-            }
-            licence_back_jpeg(&fields, variant)
-        }
-        Some("bill") => {
-            let days: i64 = arg(args, "--days-ago").map_or(Ok(10), |d| d.parse()).map_err(|_| "--days-ago takes a number")?;
-            let today = time::OffsetDateTime::now_utc().date();
-            address_pdf(&default_bill(today - time::Duration::days(days)))
-        }
-        _ => return Err("usage: idv-local fixture licence-back [--expired|--blurred] | bill [--days-ago N]".into()),
+    use idv_checks::fixtures::{
+        address_pdf, default_bill, licence_back_jpeg, LicenceFields, Variant,
     };
-    std::io::stdout().write_all(&bytes).map_err(|e| e.to_string())
+    use std::io::Write;
+    let bytes =
+        match args.first().map(String::as_str) {
+            Some("licence-back") => {
+                let mut fields = LicenceFields::default();
+                let mut variant = Variant::Clean;
+                if args.iter().any(|a| a == "--expired") {
+                    fields.issue_date = time::macros::date!(2015 - 01 - 10);
+                    fields.expiry_date = time::macros::date!(2020 - 01 - 10);
+                }
+                if args.iter().any(|a| a == "--blurred") {
+                    variant = Variant::Blurred;
+                }
+                licence_back_jpeg(&fields, variant)
+            }
+            Some("bill") => {
+                let days: i64 = arg(args, "--days-ago")
+                    .map_or(Ok(10), |d| d.parse())
+                    .map_err(|_| "--days-ago takes a number")?;
+                let today = time::OffsetDateTime::now_utc().date();
+                address_pdf(&default_bill(today - time::Duration::days(days)))
+            }
+            _ => return Err(
+                "usage: idv-local fixture licence-back [--expired|--blurred] | bill [--days-ago N]"
+                    .into(),
+            ),
+        };
+    std::io::stdout()
+        .write_all(&bytes)
+        .map_err(|e| e.to_string())
 }
 
 /// The `batchItemFailures[].itemIdentifier`s of a partial batch response.
