@@ -3,7 +3,8 @@
 //! session is read straight from the table, since an API read would expire it itself.
 //!
 //! The TTL path waits for DynamoDB Local to delete the timer (about 10 s after it is due),
-//! so those tests poll for up to 35 s; they run concurrently with the rest.
+//! so those tests poll for up to 35 s, concurrently with the rest, on a DynamoDB Local of
+//! their own (`TestApp::on_ttl_instance`: DynamoDB Local runs TTL for seven tables at most).
 
 use std::time::{Duration as StdDuration, Instant};
 
@@ -26,7 +27,11 @@ const TTL_PATH_LIMIT: StdDuration = StdDuration::from_secs(35);
 
 /// Creates a session through the API that expires `in_ms` from now.
 async fn expiring_session(app: &TestApp, in_ms: i64) -> (SessionId, Timestamp) {
-    let at = Timestamp::now().add(Duration::milliseconds(in_ms));
+    expiring_session_at(app, Timestamp::now().add(Duration::milliseconds(in_ms))).await
+}
+
+/// Creates a session through the API that expires at `at`.
+async fn expiring_session_at(app: &TestApp, at: Timestamp) -> (SessionId, Timestamp) {
     let r = app
         .post(
             "/v1/identity/sessions",
@@ -89,7 +94,7 @@ async fn sleep_ms(ms: u64) {
 
 #[tokio::test]
 async fn ttl_deletion_alone_expires_the_session_and_a_redelivered_batch_changes_nothing() {
-    let app = TestApp::new().await;
+    let app = TestApp::on_ttl_instance().await;
     let mut relay = app.stream_relay().await;
     let (id, expires_at) = expiring_session(&app, 2_000).await;
 
@@ -179,12 +184,19 @@ async fn ttl_deletion_alone_expires_the_session_and_a_redelivered_batch_changes_
         None,
         "not re-armed"
     );
+    app.drop_table().await;
 }
 
 #[tokio::test]
 async fn the_sweep_alone_expires_a_session_and_a_second_sweep_changes_nothing() {
     let app = TestApp::new().await;
-    let (id, expires_at) = expiring_session(&app, 1_500).await;
+    // Due 1 ms past a whole second: its TTL (rounded up) is then almost a second later, so
+    // DynamoDB Local's TTL cannot delete the timer before a sweep every 250 ms sees it.
+    let soon = Timestamp::now().add(Duration::milliseconds(2_000)).unix();
+    let at = Timestamp::from_unix(soon)
+        .expect("time")
+        .add(Duration::milliseconds(1));
+    let (id, expires_at) = expiring_session_at(&app, at).await;
     let expirer = app.expirer();
 
     // Only the sweep runs (here every 250 ms; every 5 minutes on AWS): no stream, no API.
@@ -224,7 +236,7 @@ async fn the_sweep_alone_expires_a_session_and_a_second_sweep_changes_nothing() 
 
 #[tokio::test]
 async fn a_session_completed_before_its_deadline_is_not_touched() {
-    let app = TestApp::new().await;
+    let app = TestApp::on_ttl_instance().await;
     let mut relay = app.stream_relay().await;
     let (done, deadline) = expiring_session(&app, 2_000).await;
     // Same deadline, left alone: once TTL and the stream have expired it, they have had
@@ -257,6 +269,7 @@ async fn a_session_completed_before_its_deadline_is_not_touched() {
         .await
         .iter()
         .all(|e| e.kind != "session.expired"));
+    app.drop_table().await;
 }
 
 #[tokio::test]

@@ -135,6 +135,8 @@ pub struct TestApp {
     verifications: Router,
     relay: tokio::sync::Mutex<idv_local::s3_events::S3Relay>,
     checker: document_events::Checker,
+    /// The DynamoDB Local this test's table lives on (streams are served there too).
+    dynamodb_endpoint: String,
 }
 
 /// The settings tests run with: a fixed cursor secret and no key cache (tests of the cache
@@ -201,6 +203,7 @@ impl TestApp {
             documents: documents::router(state.clone()),
             verifications: verifications::router(state.clone(), test_verify_settings()),
             relay: tokio::sync::Mutex::new(idv_local::s3_events::S3Relay::new(objects.clone())),
+            dynamodb_endpoint: dynamodb_endpoint(),
             checker: document_events::Checker {
                 store: store.clone(),
                 objects: objects.clone(),
@@ -447,11 +450,12 @@ impl TestApp {
     }
 }
 
-/// A client for DynamoDB Local's streams (served on the same port as the tables).
-pub fn streams_client() -> aws_sdk_dynamodbstreams::Client {
+/// A client for the streams of the DynamoDB Local at `endpoint` (served on the same port
+/// as its tables).
+pub fn streams_client(endpoint: &str) -> aws_sdk_dynamodbstreams::Client {
     let config = aws_sdk_dynamodbstreams::Config::builder()
         .behavior_version(aws_sdk_dynamodbstreams::config::BehaviorVersion::latest())
-        .endpoint_url(dynamodb_endpoint())
+        .endpoint_url(endpoint)
         .region(aws_sdk_dynamodbstreams::config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodbstreams::config::Credentials::new(
             "local", "local", None, None, "tests",
@@ -468,14 +472,61 @@ impl TestApp {
         let mut app = TestApp::new().await;
         let mut config = (*app.state.config).clone();
         config.retention = retention;
-        app.store = app.store.clone().with_retention(retention);
-        app.state = AppState::new(app.store.clone(), app.objects.clone(), config);
-        app.sessions = sessions::router(app.state.clone());
-        app.accounts = accounts::router(app.state.clone());
-        app.documents = documents::router(app.state.clone());
-        app.verifications = verifications::router(app.state.clone(), test_verify_settings());
-        app.checker.store = app.store.clone();
+        let store = app.store.clone().with_retention(retention);
+        app.rewire(store, config);
         app
+    }
+
+    /// A fresh app whose table lives on the DynamoDB Local reserved for tests that wait for
+    /// real TTL deletions (`IDV_TEST_TTL_DYNAMODB_ENDPOINT`): DynamoDB Local runs TTL for at
+    /// most seven tables at a time, and only the first ones, so on the shared instance a
+    /// test's table would wait behind the whole suite's. Call [`TestApp::drop_table`] at
+    /// the end to free the slot.
+    pub async fn on_ttl_instance() -> TestApp {
+        let mut app = TestApp::new().await;
+        let endpoint = std::env::var("IDV_TEST_TTL_DYNAMODB_ENDPOINT").unwrap_or_else(|_| {
+            panic!("IDV_TEST_TTL_DYNAMODB_ENDPOINT is not set: run the tests with infra/test.sh")
+        });
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .endpoint_url(&endpoint)
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("local", "local", None, None, "tests"))
+            .build();
+        app.client = Client::from_conf(config);
+        app.dynamodb_endpoint = endpoint;
+        table::create_table(&app.client, &app.table)
+            .await
+            .expect("create table");
+        let store = Store::new(app.client.clone(), app.table.clone());
+        let config = (*app.state.config).clone();
+        app.rewire(store, config);
+        app.key = app
+            .issue_key("acme", Environment::Staging, &[Permission::All], None)
+            .await;
+        app
+    }
+
+    /// Deletes this test's table (on the TTL instance: frees its TTL slot).
+    pub async fn drop_table(&self) {
+        self.client
+            .delete_table()
+            .table_name(&self.table)
+            .send()
+            .await
+            .expect("delete table");
+    }
+
+    /// Points the store, the routers and the upload checker at `store` with `config`.
+    fn rewire(&mut self, store: Store, config: Config) {
+        self.store = store;
+        self.state = AppState::new(self.store.clone(), self.objects.clone(), config);
+        self.store = self.state.store.clone();
+        self.sessions = sessions::router(self.state.clone());
+        self.accounts = accounts::router(self.state.clone());
+        self.documents = documents::router(self.state.clone());
+        self.verifications = verifications::router(self.state.clone(), test_verify_settings());
+        self.checker.store = self.store.clone();
     }
 
     /// The expiry functions' handler over this test's table and bucket.
@@ -493,7 +544,7 @@ impl TestApp {
             .await
             .expect("the table has a stream");
         idv_local::streams::StreamRelay::connect(
-            streams_client(),
+            streams_client(&self.dynamodb_endpoint),
             arn,
             idv_local::streams::StartingPosition::Latest,
         )
