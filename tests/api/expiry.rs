@@ -516,6 +516,64 @@ async fn retention_redacts_a_decided_session_and_its_files_through_the_sweep() {
     }
 }
 
+#[tokio::test]
+async fn retention_redacts_a_decided_session_through_the_ttl_stream() {
+    let app = TestApp::on_ttl_instance().await.retaining(Retention {
+        production: None,
+        staging: Some(Duration::seconds(1)),
+    });
+    let mut relay = app.stream_relay().await;
+    let created = app
+        .post(
+            "/v1/identity/sessions",
+            Some(&json!({"data": {"type": "session", "attributes": {
+                "entity_type": "person",
+                "contact": {"email": "zq@example.org"}}}})),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.json);
+    let id = SessionId::parse(&created.id()).expect("id");
+    app.complete_session(&id.to_string()).await;
+    let declined = app
+        .post(&format!("/v1/identity/sessions/{id}/decline"), None)
+        .await;
+    assert_eq!(declined.status, StatusCode::OK, "{}", declined.json);
+    let due = timer(&app, id, TimerKind::Retention)
+        .await
+        .expect("the decision wrote a retention timer")
+        .due;
+
+    // Only TTL and the stream: no sweep, no API call.
+    let started = Instant::now();
+    let mut delivered = Vec::new();
+    let redacted = loop {
+        let polled = app.deliver_stream(&mut relay, &mut delivered).await;
+        assert_eq!(polled.failed, 0, "{polled:?}");
+        let s = stored(&app, id).await;
+        if s.redacted_at.is_some() {
+            break s;
+        }
+        assert!(
+            started.elapsed() < TTL_PATH_LIMIT,
+            "not redacted through TTL"
+        );
+        sleep_ms(200).await;
+    };
+    eprintln!(
+        "retention (TTL path): redacted {} ms after it was due",
+        ms_since(due)
+    );
+    assert_eq!(redacted.status, SessionStatus::Declined);
+    assert!(redacted.data.contact.is_none());
+    let last = events(&app, id).await.pop().expect("events");
+    assert_eq!(
+        (last.kind.as_str(), &last.actor),
+        ("session.redacted", &Actor::system("retention"))
+    );
+    assert_eq!(timer(&app, id, TimerKind::Retention).await, None);
+    app.drop_table().await;
+}
+
 /// The template wires the stream function with the filter the local relay applies.
 #[test]
 fn the_template_filters_the_stream_like_the_local_relay() {

@@ -469,12 +469,16 @@ impl TestApp {
     /// A fresh table and app whose every session write (API and functions) applies
     /// `retention`.
     pub async fn with_retention(retention: idv::store::timers::Retention) -> TestApp {
-        let mut app = TestApp::new().await;
-        let mut config = (*app.state.config).clone();
+        TestApp::new().await.retaining(retention)
+    }
+
+    /// The same app with `retention` applied by every session write.
+    pub fn retaining(mut self, retention: idv::store::timers::Retention) -> TestApp {
+        let mut config = (*self.state.config).clone();
         config.retention = retention;
-        let store = app.store.clone().with_retention(retention);
-        app.rewire(store, config);
-        app
+        let store = self.store.clone().with_retention(retention);
+        self.rewire(store, config);
+        self
     }
 
     /// A fresh app whose table lives on the DynamoDB Local reserved for tests that wait for
