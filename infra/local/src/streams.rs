@@ -36,7 +36,7 @@ pub const BATCH_SIZE: usize = 100;
 
 /// Retries of a failing record before it is dropped (the template's
 /// `MaximumRetryAttempts`; on AWS it would then go to the on-failure queue).
-pub const MAX_RETRIES: u32 = 3;
+pub const MAX_RETRIES: u32 = 5;
 
 /// Why reading the stream failed.
 #[derive(Debug, thiserror::Error)]
