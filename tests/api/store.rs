@@ -158,3 +158,40 @@ fn template_declares_the_same_table() {
     );
     assert_eq!(table["BillingMode"].as_str(), Some("PAY_PER_REQUEST"));
 }
+
+/// DynamoDB Local's TTL stops deleting anything in a table once an expired item lacks the
+/// key of one of its indexes, so every item that carries a `ttl` is in every index.
+#[tokio::test]
+async fn every_item_with_a_ttl_is_in_every_index() {
+    let app = TestApp::new().await;
+    let body = serde_json::json!({"data": {"type": "session", "attributes": {"entity_type": "person",
+        "expires_at": Timestamp::now().add(time::Duration::hours(1)).to_string()}}});
+    let r = app
+        .call(
+            http::Method::POST,
+            "/v1/identity/sessions",
+            &app.key,
+            Some(&body),
+            &[("idempotency-key", "k-1")],
+        )
+        .await;
+    assert_eq!(r.status, http::StatusCode::CREATED);
+    app.post(&format!("/v1/identity/sessions/{}/redact", r.id()), None)
+        .await;
+    let mut with_ttl = 0;
+    for item in app.scan_all().await {
+        if !item.contains_key(idv::store::keys::TTL) {
+            continue;
+        }
+        with_ttl += 1;
+        for index in idv::store::keys::INDEXES {
+            assert!(
+                item.contains_key(index.pk) && item.contains_key(index.sk),
+                "{:?} lacks {}",
+                item.get("entity"),
+                index.name
+            );
+        }
+    }
+    assert!(with_ttl >= 2, "an idempotency record and an expiry timer");
+}

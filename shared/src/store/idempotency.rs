@@ -57,6 +57,23 @@ pub struct IdempotencyRecord {
     pub redacted: bool,
 }
 
+/// The index keys of an idempotency record: gsi2 under the resource its stored body shows
+/// (for [`Store::scrub_idempotency`]), every other index under the record's own key, a
+/// partition no query names. Records carry a `ttl`, and DynamoDB Local's TTL cannot delete
+/// an item missing the key of one of the table's indexes (and then stops deleting anything
+/// in that table: see `timers::timer_item`), so the same items work locally and on AWS.
+fn record_indexes(
+    pk: &str,
+    subject: Option<(String, String)>,
+) -> Vec<(keys::Index, String, String)> {
+    let own = |index| (index, pk.to_owned(), keys::IDEMPOTENCY_SK.to_owned());
+    let gsi2 = match subject {
+        Some((spk, ssk)) => (keys::GSI2, spk, ssk),
+        None => own(keys::GSI2),
+    };
+    vec![own(keys::GSI1), gsi2, own(keys::GSI3), own(keys::GSI4)]
+}
+
 /// The result of a claim.
 #[derive(Debug)]
 pub enum Claim {
@@ -84,12 +101,13 @@ impl Store {
             subject: None,
             redacted: false,
         };
+        let pk = keys::idempotency_pk(tenancy, key_hash);
         let item = envelope(
             ENTITY,
             ItemKeys {
-                pk: keys::idempotency_pk(tenancy, key_hash),
+                indexes: record_indexes(&pk, None),
+                pk,
                 sk: keys::IDEMPOTENCY_SK.to_owned(),
-                indexes: Vec::new(),
             },
             &record,
         )?;
@@ -167,16 +185,16 @@ impl Store {
         subject: Option<String>,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        let indexes = subject
-            .iter()
-            .map(|s| {
+        let pk = keys::idempotency_pk(tenancy, key_hash);
+        let indexes = record_indexes(
+            &pk,
+            subject.as_ref().map(|s| {
                 (
-                    keys::GSI2,
                     keys::idempotency_subject_pk(tenancy, s),
                     keys::position(now, &key_hash),
                 )
-            })
-            .collect();
+            }),
+        );
         let record = IdempotencyRecord {
             fingerprint: fingerprint.to_owned(),
             response: Some(response),
@@ -189,7 +207,7 @@ impl Store {
         let item = envelope(
             ENTITY,
             ItemKeys {
-                pk: keys::idempotency_pk(tenancy, key_hash),
+                pk,
                 sk: keys::IDEMPOTENCY_SK.to_owned(),
                 indexes,
             },
@@ -269,10 +287,10 @@ impl Store {
                 self.client()
                     .update_item()
                     .table_name(self.table())
-                    .key(keys::PK, pk)
+                    .key(keys::PK, pk.clone())
                     .key(keys::SK, sk)
                     .update_expression(
-                        "SET #response.#body = :empty, #redacted = :t REMOVE #gpk, #gsk",
+                        "SET #response.#body = :empty, #redacted = :t, #gpk = :own_pk, #gsk = :own_sk",
                     )
                     .condition_expression("attribute_exists(pk)")
                     .expression_attribute_names("#response", "response")
@@ -281,6 +299,10 @@ impl Store {
                     .expression_attribute_names("#gpk", keys::GSI2.pk)
                     .expression_attribute_names("#gsk", keys::GSI2.sk)
                     .expression_attribute_values(":empty", s(""))
+                    // Out of the subject's partition, back under its own key (see
+                    // `record_indexes`).
+                    .expression_attribute_values(":own_pk", pk.clone())
+                    .expression_attribute_values(":own_sk", s(keys::IDEMPOTENCY_SK))
                     .expression_attribute_values(
                         ":t",
                         aws_sdk_dynamodb::types::AttributeValue::Bool(true),
