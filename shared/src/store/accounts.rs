@@ -208,7 +208,14 @@ impl Store {
         let partitions = match external_id {
             Some(ext) => {
                 if !statuses.is_empty() {
-                    filter = Some(status_in(statuses));
+                    filter = Some(super::query::Filter::one_of(
+                        "acst",
+                        "status",
+                        &statuses
+                            .iter()
+                            .map(AccountStatus::as_str)
+                            .collect::<Vec<_>>(),
+                    ));
                 }
                 vec![partition(GSI2, keys::external_id_pk(tenancy, ext))]
             }
@@ -281,20 +288,5 @@ impl Store {
             .into_iter()
             .filter_map(|item| item.get("id").and_then(|v| v.as_s().ok()).cloned())
             .collect())
-    }
-}
-
-fn status_in(statuses: &[AccountStatus]) -> super::query::Filter {
-    let mut values = std::collections::HashMap::new();
-    let mut phs = Vec::new();
-    for (i, st) in statuses.iter().enumerate() {
-        let ph = format!(":f_as{i}");
-        values.insert(ph.clone(), s(st.as_str()));
-        phs.push(ph);
-    }
-    super::query::Filter {
-        expression: format!("#f_ast IN ({})", phs.join(", ")),
-        names: [("#f_ast".to_owned(), "status".to_owned())].into(),
-        values,
     }
 }

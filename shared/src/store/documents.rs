@@ -172,18 +172,8 @@ impl Store {
             }
         };
         if !filter.statuses.is_empty() {
-            let mut values = std::collections::HashMap::new();
-            let mut phs = Vec::new();
-            for (i, st) in filter.statuses.iter().enumerate() {
-                let ph = format!(":f_ds{i}");
-                values.insert(ph.clone(), s(st.as_str()));
-                phs.push(ph);
-            }
-            f = f.and(Filter {
-                expression: format!("#f_dst IN ({})", phs.join(", ")),
-                names: [("#f_dst".to_owned(), "status".to_owned())].into(),
-                values,
-            });
+            let statuses: Vec<&str> = filter.statuses.iter().map(DocumentStatus::as_str).collect();
+            f = f.and(Filter::one_of("dst", "status", &statuses));
         }
         let query = ListQuery {
             partitions: vec![partition],

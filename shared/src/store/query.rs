@@ -76,6 +76,22 @@ pub struct Filter {
 }
 
 impl Filter {
+    /// `attribute IN (values…)`; `tag` keeps its placeholders apart from other filters'.
+    pub fn one_of(tag: &str, attribute: &str, values: &[&str]) -> Filter {
+        let mut placeholders = Vec::with_capacity(values.len());
+        let mut bound = HashMap::new();
+        for (i, v) in values.iter().enumerate() {
+            let ph = format!(":f_{tag}{i}");
+            bound.insert(ph.clone(), s(*v));
+            placeholders.push(ph);
+        }
+        Filter {
+            expression: format!("#f_{tag} IN ({})", placeholders.join(", ")),
+            names: [(format!("#f_{tag}"), attribute.to_owned())].into(),
+            values: bound,
+        }
+    }
+
     /// Both filters must hold.
     pub fn and(self, other: Filter) -> Filter {
         if self.expression.is_empty() {

@@ -170,18 +170,12 @@ impl Store {
             },
         };
         let filter_expr = (!filter.statuses.is_empty()).then(|| {
-            let mut values = std::collections::HashMap::new();
-            let mut phs = Vec::new();
-            for (i, st) in filter.statuses.iter().enumerate() {
-                let ph = format!(":f_vs{i}");
-                values.insert(ph.clone(), s(st.as_str()));
-                phs.push(ph);
-            }
-            Filter {
-                expression: format!("#f_vst IN ({})", phs.join(", ")),
-                names: [("#f_vst".to_owned(), "status".to_owned())].into(),
-                values,
-            }
+            let statuses: Vec<&str> = filter
+                .statuses
+                .iter()
+                .map(VerificationStatus::as_str)
+                .collect();
+            Filter::one_of("vst", "status", &statuses)
         });
         let query = ListQuery {
             partitions: vec![partition],
