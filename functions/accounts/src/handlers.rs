@@ -92,17 +92,11 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     let principal = auth.require(Permission::AccountsRead)?;
     let params = ListParams::parse(query.as_deref(), &["filter[external_id]", "filter[status]"])?;
-    let mut statuses = Vec::new();
-    if let Some((name, v)) = params.filter(&["filter[status]"]) {
-        for part in v.split(',').map(str::trim) {
-            let st = AccountStatus::parse(part).ok_or_else(|| {
-                ApiError::parameter(name, "must be account statuses separated by commas")
-            })?;
-            if !statuses.contains(&st) {
-                statuses.push(st);
-            }
-        }
-    }
+    let statuses = params.filter_list(
+        &["filter[status]"],
+        "account statuses",
+        AccountStatus::parse,
+    )?;
     let external_id = params
         .filter(&["filter[external_id]"])
         .map(|(_, v)| v.to_owned());

@@ -482,16 +482,11 @@ pub async fn list(
                 .map_err(|_| ApiError::parameter(name, "must be an account id (acc_…)"))?,
         );
     }
-    if let Some((name, v)) = params.filter(&["filter[status]"]) {
-        for part in v.split(',').map(str::trim) {
-            let s = DocumentStatus::parse(part).ok_or_else(|| {
-                ApiError::parameter(name, "must be document statuses separated by commas")
-            })?;
-            if !filter.statuses.contains(&s) {
-                filter.statuses.push(s);
-            }
-        }
-    }
+    filter.statuses = params.filter_list(
+        &["filter[status]"],
+        "document statuses",
+        DocumentStatus::parse,
+    )?;
     let list = format!("documents:{}", kind.path_segment());
     let cursors = Cursors::new(&st.config.cursor_secret, &principal.tenancy, &list, &params);
     let page = cursors.page_request(&params)?;

@@ -104,16 +104,11 @@ fn parse_filter(params: &ListParams) -> Result<SessionFilter, ApiError> {
                 .map_err(|_| ApiError::parameter(name, "must be an account id (acc_…)"))?,
         );
     }
-    if let Some((name, v)) = params.filter(&["filter[status]"]) {
-        for part in v.split(',').map(str::trim) {
-            let st = SessionStatus::parse(part).ok_or_else(|| {
-                ApiError::parameter(name, "must be session statuses separated by commas")
-            })?;
-            if !f.statuses.contains(&st) {
-                f.statuses.push(st);
-            }
-        }
-    }
+    f.statuses = params.filter_list(
+        &["filter[status]"],
+        "session statuses",
+        SessionStatus::parse,
+    )?;
     if let Some((name, v)) = params.filter(&["filter[entity_type]"]) {
         f.entity_type = Some(
             EntityType::parse(v)

@@ -219,20 +219,14 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     let principal = auth.require(Permission::VerificationsRead)?;
     let params = ListParams::parse(query.as_deref(), &FILTERS)?;
-    let mut filter = VerificationFilter::default();
-    if let Some((name, v)) = params.filter(&["filter[status]", "status"]) {
-        for part in v.split(',').map(str::trim) {
-            let s = VerificationStatus::parse(part).ok_or_else(|| {
-                ApiError::parameter(
-                    name,
-                    "must be passed, failed or requires_retry, separated by commas",
-                )
-            })?;
-            if !filter.statuses.contains(&s) {
-                filter.statuses.push(s);
-            }
-        }
-    }
+    let mut filter = VerificationFilter {
+        statuses: params.filter_list(
+            &["filter[status]", "status"],
+            "passed, failed or requires_retry",
+            VerificationStatus::parse,
+        )?,
+        ..VerificationFilter::default()
+    };
     if let Some((name, v)) = params.filter(&["filter[session_id]", "session_id"]) {
         filter.session_id = Some(
             SessionId::parse(v)

@@ -97,6 +97,29 @@ impl ListParams {
         Ok(params)
     }
 
+    /// A comma-separated filter (`filter[status]=created,started`) parsed item by item,
+    /// without repeats; empty when the filter was not given. `what` names the expected
+    /// items in the 400 (e.g. "session statuses").
+    pub fn filter_list<T: PartialEq>(
+        &self,
+        names: &[&str],
+        what: &str,
+        parse: impl Fn(&str) -> Option<T>,
+    ) -> Result<Vec<T>, ApiError> {
+        let mut out = Vec::new();
+        if let Some((name, v)) = self.filter(names) {
+            for part in v.split(',').map(str::trim) {
+                let item = parse(part).ok_or_else(|| {
+                    ApiError::parameter(name, format!("must be {what} separated by commas"))
+                })?;
+                if !out.contains(&item) {
+                    out.push(item);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// The value of the first of `names` that was given (a filter and its aliases).
     pub fn filter(&self, names: &[&str]) -> Option<(&str, &str)> {
         names.iter().find_map(|n| {

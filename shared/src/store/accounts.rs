@@ -258,6 +258,42 @@ pub fn check_account_exists(
 }
 
 impl Store {
+    /// The newest children of an account under `prefix` (sessions or documents), only the
+    /// attributes `projection` names (`#id`, `#kind`): 1 Query on gsi2 for linkage.
+    pub(crate) async fn newest_children(
+        &self,
+        tenancy: &Tenancy,
+        account: AccountId,
+        prefix: &str,
+        projection: &str,
+        limit: i32,
+    ) -> Result<Vec<super::Item>, StoreError> {
+        let mut req = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .index_name(GSI2.name)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", GSI2.pk)
+            .expression_attribute_names("#sk", GSI2.sk);
+        // DynamoDB refuses names the expressions do not use.
+        for (ph, attr) in [("#id", "id"), ("#kind", "kind")] {
+            if projection.contains(ph) {
+                req = req.expression_attribute_names(ph, attr);
+            }
+        }
+        let out = req
+            .expression_attribute_values(":pk", s(keys::account_children_pk(tenancy, account)))
+            .expression_attribute_values(":prefix", s(prefix))
+            .projection_expression(projection)
+            .scan_index_forward(false)
+            .limit(limit)
+            .send()
+            .await
+            .map_err(|e| super::sdk_error("listing an account's children", e))?;
+        Ok(out.items.unwrap_or_default())
+    }
+
     /// The ids of an account's newest sessions (1 Query on gsi2, keys only), for linkage.
     pub async fn account_session_ids(
         &self,
@@ -265,26 +301,10 @@ impl Store {
         account: AccountId,
         limit: i32,
     ) -> Result<Vec<String>, StoreError> {
-        let out = self
-            .client()
-            .query()
-            .table_name(self.table())
-            .index_name(GSI2.name)
-            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-            .expression_attribute_names("#pk", GSI2.pk)
-            .expression_attribute_names("#sk", GSI2.sk)
-            .expression_attribute_names("#id", "id")
-            .expression_attribute_values(":pk", s(keys::account_children_pk(tenancy, account)))
-            .expression_attribute_values(":prefix", s(keys::CHILD_SESSION_PREFIX))
-            .projection_expression("#id")
-            .scan_index_forward(false)
-            .limit(limit)
-            .send()
-            .await
-            .map_err(|e| super::sdk_error("listing an account's sessions", e))?;
-        Ok(out
-            .items
-            .unwrap_or_default()
+        let items = self
+            .newest_children(tenancy, account, keys::CHILD_SESSION_PREFIX, "#id", limit)
+            .await?;
+        Ok(items
             .into_iter()
             .filter_map(|item| item.get("id").and_then(|v| v.as_s().ok()).cloned())
             .collect())

@@ -219,28 +219,16 @@ impl Store {
         account: AccountId,
         limit: i32,
     ) -> Result<Vec<crate::domain::session::DocumentRef>, StoreError> {
-        let out = self
-            .client()
-            .query()
-            .table_name(self.table())
-            .index_name(GSI2.name)
-            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-            .expression_attribute_names("#pk", GSI2.pk)
-            .expression_attribute_names("#sk", GSI2.sk)
-            .expression_attribute_names("#id", "id")
-            .expression_attribute_names("#kind", "kind")
-            .expression_attribute_values(":pk", s(keys::account_children_pk(tenancy, account)))
-            .expression_attribute_values(":prefix", s(keys::CHILD_DOCUMENT_PREFIX))
-            .projection_expression("#id, #kind")
-            .scan_index_forward(false)
-            .limit(limit)
-            .send()
-            .await
-            .map_err(|e| super::sdk_error("listing an account's documents", e))?;
-        out.items
-            .unwrap_or_default()
-            .into_iter()
-            .map(|item| decode("listing an account's documents", item))
-            .collect()
+        self.newest_children(
+            tenancy,
+            account,
+            keys::CHILD_DOCUMENT_PREFIX,
+            "#id, #kind",
+            limit,
+        )
+        .await?
+        .into_iter()
+        .map(|item| decode("listing an account's documents", item))
+        .collect()
     }
 }
