@@ -173,22 +173,8 @@ async fn redaction_deletes_files_and_device_data() {
         "relationships": {"session": {"data": {"type": "session", "id": session}}}}});
     let created = app.post("/v1/identity/documents/idvs", Some(&body)).await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.json);
-    let f = &created.json["meta"]["files"][0];
-    let headers: Vec<(String, String)> = f["headers"]
-        .as_object()
-        .expect("headers")
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
-        .collect();
-    assert_eq!(
-        put_upload(
-            f["presigned_upload_url"].as_str().expect("url"),
-            &headers,
-            bytes
-        )
-        .await,
-        200
-    );
+    let (url, headers) = created.upload(0);
+    assert_eq!(put_upload(&url, &headers, bytes).await, 200);
     app.deliver_uploads().await;
     // A standalone document of the account, too.
     let standalone = json!({"data": {"type": "document/address", "attributes": {"files": [
@@ -198,20 +184,9 @@ async fn redaction_deletes_files_and_device_data() {
         .post("/v1/identity/documents/addresses", Some(&standalone))
         .await;
     assert_eq!(bill.status, StatusCode::CREATED, "{}", bill.json);
-    let f = &bill.json["meta"]["files"][0];
-    let headers: Vec<(String, String)> = f["headers"]
-        .as_object()
-        .expect("headers")
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
-        .collect();
+    let (url, headers) = bill.upload(0);
     assert_eq!(
-        put_upload(
-            f["presigned_upload_url"].as_str().expect("url"),
-            &headers,
-            b"%PDF-1.4\n".to_vec()
-        )
-        .await,
+        put_upload(&url, &headers, b"%PDF-1.4\n".to_vec()).await,
         200
     );
     app.deliver_uploads().await;

@@ -19,21 +19,6 @@ fn jpeg_file(name: &str, size: usize, side: &str) -> Value {
     json!({"filename": name, "content_type": "image/jpeg", "byte_size": size, "side": side})
 }
 
-/// The URL and headers of the i-th declared file.
-fn upload(r: &Reply, i: usize) -> (String, Vec<(String, String)>) {
-    let f = &r.json["meta"]["files"][i];
-    let headers = f["headers"]
-        .as_object()
-        .expect("headers")
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
-        .collect();
-    (
-        f["presigned_upload_url"].as_str().expect("url").to_owned(),
-        headers,
-    )
-}
-
 fn file_statuses(r: &Reply) -> Vec<String> {
     r.attr("files")
         .as_array()
@@ -92,8 +77,8 @@ async fn the_full_upload_flow_over_http() {
         json!([{"type": "document/idv", "id": doc}])
     );
 
-    let (url0, h0) = upload(&created, 0);
-    let (url1, h1) = upload(&created, 1);
+    let (url0, h0) = created.upload(0);
+    let (url1, h1) = created.upload(1);
     assert_eq!(put_upload(&url0, &h0, front.clone()).await, 200);
     assert_eq!(put_upload(&url1, &h1, back.clone()).await, 200);
     assert_eq!(app.deliver_uploads().await, 2);
@@ -150,7 +135,7 @@ async fn s3_refuses_uploads_that_break_the_signature() {
             Some(&idv_doc(json!([jpeg_file("f.jpg", 1000, "front")]), None)),
         )
         .await;
-    let (url, headers) = upload(&created, 0);
+    let (url, headers) = created.upload(0);
 
     let mut other_type = headers.clone();
     for (k, v) in &mut other_type {
@@ -249,9 +234,9 @@ async fn bytes_that_differ_from_the_declaration_are_rejected_and_deleted() {
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.json);
     let doc = created.id();
-    let (u0, h0) = upload(&created, 0);
-    let (u1, h1) = upload(&created, 1);
-    let (u2, h2) = upload(&created, 2);
+    let (u0, h0) = created.upload(0);
+    let (u1, h1) = created.upload(1);
+    let (u2, h2) = created.upload(2);
     assert!(
         h1.iter().any(|(k, _)| k == "x-amz-checksum-sha256"),
         "the checksum is pinned too"
@@ -327,7 +312,7 @@ async fn submit_checks_lazily_and_needs_an_uploaded_file() {
     );
 
     // The object arrives but its event is lost: submit finds it.
-    let (url, headers) = upload(&created, 0);
+    let (url, headers) = created.upload(0);
     assert_eq!(put_upload(&url, &headers, bytes).await, 200);
     let r = app
         .post(&format!("/v1/identity/documents/idvs/{doc}/submit"), None)
@@ -641,7 +626,7 @@ async fn proof_of_address_accepts_pdf() {
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.json);
     assert_eq!(created.json["data"]["type"], "document/address");
-    let (url, headers) = upload(&created, 0);
+    let (url, headers) = created.upload(0);
     assert_eq!(put_upload(&url, &headers, pdf).await, 200);
     app.deliver_uploads().await;
     let shown = app

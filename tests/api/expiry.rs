@@ -435,15 +435,8 @@ async fn retention_redacts_a_decided_session_and_its_files_through_the_sweep() {
         )
         .await;
     assert_eq!(doc.status, StatusCode::CREATED, "{}", doc.json);
-    let file = &doc.json["meta"]["files"][0];
-    let headers: Vec<(String, String)> = file["headers"]
-        .as_object()
-        .expect("headers")
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
-        .collect();
-    let url = file["presigned_upload_url"].as_str().expect("url");
-    assert_eq!(put_upload(url, &headers, bytes).await, 200);
+    let (url, headers) = doc.upload(0);
+    assert_eq!(put_upload(&url, &headers, bytes).await, 200);
     assert_eq!(app.deliver_uploads().await, 1);
     assert_eq!(app.object_keys().await.len(), 1);
 

@@ -34,15 +34,8 @@ async fn uploaded_document(
         .post(&format!("/v1/identity/documents/{path}"), Some(&body))
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.json);
-    let meta = &created.json["meta"]["files"][0];
-    let headers: Vec<(String, String)> = meta["headers"]
-        .as_object()
-        .expect("headers")
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
-        .collect();
-    let url = meta["presigned_upload_url"].as_str().expect("url");
-    assert_eq!(put_upload(url, &headers, bytes).await, 200);
+    let (url, headers) = created.upload(0);
+    assert_eq!(put_upload(&url, &headers, bytes).await, 200);
     app.deliver_uploads().await;
     created.id()
 }

@@ -107,6 +107,22 @@ impl Reply {
             .to_owned()
     }
 
+    /// The presigned upload URL and the headers to send with it, of the i-th file declared
+    /// in `meta.files`.
+    pub fn upload(&self, i: usize) -> (String, Vec<(String, String)>) {
+        let f = &self.json["meta"]["files"][i];
+        let headers = f["headers"]
+            .as_object()
+            .expect("headers")
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+            .collect();
+        (
+            f["presigned_upload_url"].as_str().expect("url").to_owned(),
+            headers,
+        )
+    }
+
     /// `data.attributes.<name>`.
     pub fn attr(&self, name: &str) -> &Value {
         &self.json["data"]["attributes"][name]
