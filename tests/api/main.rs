@@ -3,6 +3,7 @@
 
 mod accounts;
 mod apigw;
+mod attacks;
 mod auth;
 mod concurrency;
 mod devices;

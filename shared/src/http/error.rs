@@ -64,6 +64,23 @@ pub enum ApiError {
     /// 409 `session_redacted`.
     #[error("session redacted")]
     SessionRedacted,
+    /// 409 `account_redacted`: the account was redacted; nothing new may be attached to it.
+    #[error("account redacted")]
+    AccountRedacted,
+    /// 409 `limit_exceeded` (`meta.limit`): a per-session or per-tenant cap was reached.
+    #[error("limit exceeded")]
+    LimitExceeded {
+        /// The cap's name, e.g. `documents_per_session`.
+        limit: &'static str,
+        /// Its value.
+        max: u64,
+    },
+    /// 429 `rate_limited` with `Retry-After` (seconds).
+    #[error("rate limited")]
+    RateLimited {
+        /// Seconds until the next request may pass.
+        retry_after: u64,
+    },
     /// 409 `conflict`: lost a concurrent write, or the same idempotency key is in flight.
     #[error("conflict")]
     Conflict,
@@ -127,6 +144,8 @@ impl ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::InvalidTransition { .. }
             | ApiError::SessionRedacted
+            | ApiError::AccountRedacted
+            | ApiError::LimitExceeded { .. }
             | ApiError::Conflict
             | ApiError::ExternalIdTaken => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -134,6 +153,7 @@ impl ApiError {
             ApiError::Validation(_) | ApiError::IdempotencyKeyReused => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -196,6 +216,25 @@ impl ApiError {
                 "session_redacted",
                 "Session redacted",
                 "The session was redacted and can no longer change.",
+            )],
+            ApiError::AccountRedacted => vec![one(
+                "account_redacted",
+                "Account redacted",
+                "The account was redacted; nothing new can be attached to it.",
+            )],
+            ApiError::LimitExceeded { limit, max } => {
+                let mut o = one(
+                    "limit_exceeded",
+                    "Limit exceeded",
+                    &format!("The cap {limit} ({max}) has been reached."),
+                );
+                o["meta"] = json!({"limit": limit, "max": max});
+                vec![o]
+            }
+            ApiError::RateLimited { .. } => vec![one(
+                "rate_limited",
+                "Rate limited",
+                "This API key sent too many requests. Retry after the delay in Retry-After.",
             )],
             ApiError::Conflict => vec![one(
                 "conflict",
@@ -291,6 +330,9 @@ impl IntoResponse for ApiError {
         );
         if status == StatusCode::SERVICE_UNAVAILABLE {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if let ApiError::RateLimited { retry_after } = &self {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
         }
         response
     }

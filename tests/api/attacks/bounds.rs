@@ -1,0 +1,1 @@
+//! Attacks: bounds (see `attacks/mod.rs`).

@@ -1,0 +1,1 @@
+//! Attacks: edge (see `attacks/mod.rs`).

@@ -1,0 +1,1 @@
+//! Attacks: faults (see `attacks/mod.rs`).

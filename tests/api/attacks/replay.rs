@@ -1,0 +1,1 @@
+//! Attacks: replay (see `attacks/mod.rs`).

@@ -1,0 +1,1 @@
+//! Attacks: uploads (see `attacks/mod.rs`).
