@@ -320,6 +320,14 @@ pub async fn run(
             }
         }
 
+        // At a cap (API.md §4), refuse before reading a single file; the caps are enforced
+        // again where the references are added, on the versions the transaction checks.
+        doc.can_add_verification().map_err(WorkflowError::from)?;
+        if let Some(s) = &session {
+            s.can_add_verification().map_err(WorkflowError::from)?;
+            s.can_link_document(doc.id).map_err(WorkflowError::from)?;
+        }
+
         let mut files = Vec::with_capacity(uploaded.len());
         for f in &uploaded {
             // A file deleted since (redaction in flight) is simply absent: the checks see
@@ -421,7 +429,9 @@ pub async fn run(
                 next_doc.document_type = Some(t.as_str().to_owned());
             }
         }
-        next_doc.verification_ids.push(verification.id);
+        next_doc
+            .add_verification(verification.id)
+            .map_err(WorkflowError::from)?;
         next_doc.session_id = session_id;
         next_doc.account_id = doc
             .account_id
@@ -488,14 +498,15 @@ fn session_changes(
         kind: verification.kind,
         status: verification.status,
     };
-    let link = |s: &mut Session| {
-        s.verifications.push(reference);
-        if !s.documents.iter().any(|d| d.id == doc.id) {
-            s.documents.push(DocumentRef {
-                id: doc.id,
-                kind: doc.kind,
-            });
-        }
+    // The caps (API.md §4) are checked on the session as read; the transaction is
+    // conditional on its version.
+    let link = |s: &mut Session| -> Result<(), WorkflowError> {
+        s.add_verification(reference)?;
+        s.link_document(DocumentRef {
+            id: doc.id,
+            kind: doc.kind,
+        })?;
+        Ok(())
     };
     if matches!(s.status, SessionStatus::Created | SessionStatus::Started) {
         let t = s
@@ -503,9 +514,9 @@ fn session_changes(
             .map_err(WorkflowError::from)?;
         events.push(Event::transition(&t, req.actor.clone(), None));
         s = t.next;
-        link(&mut s);
+        link(&mut s)?;
     } else {
-        link(&mut s);
+        link(&mut s)?;
         s.version += 1;
         s.updated_at = now.at_least(s.updated_at);
         events.push(Event::change(

@@ -33,7 +33,8 @@ async fn pages_walk_forward_and_back_without_gaps() {
     assert_eq!(ids(&first), created[0..3]);
     assert_eq!(
         first.json["meta"]["page"],
-        json!({"size": 3, "has_next": true, "has_previous": false, "total": 7})
+        json!({"size": 3, "has_next": true, "has_previous": false, "total": 7,
+               "total_is_lower_bound": false})
     );
     assert_eq!(first.json["links"]["prev"], json!(null));
 
@@ -192,4 +193,76 @@ async fn accounts_list_by_external_id_and_status() {
     let r = app.get("/v1/identity/accounts?page[size]=1").await;
     assert_eq!(ids(&r), vec![b.clone()]);
     assert_eq!(ids(&app.get(&link(&r, "next").expect("next")).await), [a]);
+}
+
+#[tokio::test]
+async fn short_pages_walk_both_ways_without_gaps() {
+    use idv::domain::session::{EntityType, SessionStatus};
+    let app = TestApp::new().await;
+    // 300 sessions over three status partitions; one in 23 is a business. A list of
+    // created or approved businesses merges two partitions with a filter, so its pages stop
+    // at the read bound, short or empty, and must still add up to exactly the matches.
+    let sessions: Vec<_> = (0..300)
+        .map(|i| {
+            let mut s = TestApp::new_session(if i % 23 == 0 {
+                EntityType::Business
+            } else {
+                EntityType::Person
+            });
+            s.status = [
+                SessionStatus::Created,
+                SessionStatus::Approved,
+                SessionStatus::Completed,
+            ][i % 3];
+            s
+        })
+        .collect();
+    app.put_sessions(&sessions).await;
+    let mut expected: Vec<(String, String)> = sessions
+        .iter()
+        .filter(|s| s.entity_type == EntityType::Business && s.status != SessionStatus::Completed)
+        .map(|s| {
+            (
+                idv::store::keys::position(s.created_at, &s.id),
+                s.id.to_string(),
+            )
+        })
+        .collect();
+    expected.sort();
+    expected.reverse();
+    let expected: Vec<String> = expected.into_iter().map(|(_, id)| id).collect();
+    assert!(expected.len() >= 8);
+
+    let mut forward = Vec::new();
+    let mut r = app
+        .get("/v1/identity/sessions?filter[status]=created,approved&filter[entity_type]=business&page[size]=2")
+        .await;
+    let mut requests = 1;
+    loop {
+        assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+        assert!(ids(&r).len() <= 2);
+        forward.extend(ids(&r));
+        match link(&r, "next") {
+            Some(n) => {
+                requests += 1;
+                r = app.get(&n).await;
+            }
+            None => break,
+        }
+    }
+    assert_eq!(forward, expected);
+    assert!(requests < 20, "{requests} requests");
+    let last_page = ids(&r).len();
+
+    let mut backward = Vec::new();
+    while let Some(p) = link(&r, "prev") {
+        r = app.get(&p).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+        let mut page = ids(&r);
+        page.reverse();
+        backward.extend(page);
+    }
+    backward.reverse();
+    // The walk back starts before the last page's first item.
+    assert_eq!(backward, expected[..expected.len() - last_page]);
 }

@@ -598,6 +598,60 @@ impl TestApp {
             .await
             .expect("read the stream")
     }
+
+    /// Writes `sessions` as the store builds their items (`session_item`), 25 per
+    /// BatchWriteItem: for tests of reads over many sessions, which would take half a
+    /// minute to create one by one through the API on DynamoDB Local.
+    pub async fn put_sessions(&self, sessions: &[idv::domain::session::Session]) {
+        use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+        for chunk in sessions.chunks(25) {
+            let requests = chunk
+                .iter()
+                .map(|s| {
+                    let item = idv::store::sessions::session_item(&self.tenancy, s).expect("item");
+                    WriteRequest::builder()
+                        .put_request(
+                            PutRequest::builder()
+                                .set_item(Some(item))
+                                .build()
+                                .expect("put"),
+                        )
+                        .build()
+                })
+                .collect();
+            let mut pending = Some(HashMap::from([(self.table.clone(), requests)]));
+            while let Some(p) = pending.take().filter(|p| !p.is_empty()) {
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .set_request_items(Some(p))
+                    .send()
+                    .await
+                    .expect("batch write");
+                pending = out.unprocessed_items;
+            }
+        }
+    }
+
+    /// A new `created` session of `entity_type`, not yet written (see
+    /// [`TestApp::put_sessions`]).
+    pub fn new_session(
+        entity_type: idv::domain::session::EntityType,
+    ) -> idv::domain::session::Session {
+        let now = Timestamp::now();
+        idv::domain::session::Session::new(
+            idv::domain::ids::SessionId::new(now.datetime()),
+            idv::domain::session::Creator {
+                kind: "api".into(),
+                id: None,
+            },
+            entity_type,
+            None,
+            idv::domain::applicant::ApplicantData::default(),
+            None,
+            now,
+        )
+    }
 }
 
 /// A PUT to a presigned URL, as a browser or mobile app would send it: `headers` are the

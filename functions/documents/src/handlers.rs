@@ -201,6 +201,9 @@ pub async fn create(
                 }
                 let mut d = doc.clone();
                 d.account_id = input.account.or(current.account_id);
+                // The cap is checked on the session as read; the write is conditional on
+                // its version, so racing creates cannot pass it together.
+                let mut linked = Ok(());
                 let mut change = workflow::attach_change(
                     current,
                     "attach_document",
@@ -208,8 +211,9 @@ pub async fn create(
                     &actor,
                     now,
                     st.config.session_lifetime,
-                    |s| s.documents.push(DocumentRef { id, kind }),
+                    |s| linked = s.link_document(DocumentRef { id, kind }),
                 )?;
+                linked?;
                 change.extra.push(put_new_document(&st.store, tenancy, &d)?);
                 written = Some(d);
                 Ok(Some(change))
@@ -309,18 +313,12 @@ pub async fn add_file(
                 action: "add_file".to_owned(),
             });
         }
-        if current.files.len() >= idv::domain::document::MAX_FILES {
-            return Err(ApiError::invalid(
-                ProblemKind::Invalid,
-                "/data",
-                "a document holds at most 4 files",
-            ));
-        }
         let now = Timestamp::now().at_least(current.updated_at);
         let mut next = current.clone();
         let file = declare(tenancy, id, vec![decl.clone()], now).remove(0);
         let meta = json!({ "files": upload_urls(&st, &[&file]).await? });
-        next.files.push(file);
+        // 409 limit_exceeded at the cap; the write below is conditional on the version read.
+        next.add_file(file)?;
         next.version += 1;
         next.updated_at = now;
         if st.store.replace_document(tenancy, &current, &next).await? {

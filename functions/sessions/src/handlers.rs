@@ -17,7 +17,7 @@ use idv::http::jsonapi::{created, ok, respond};
 use idv::http::middleware::BasePath;
 use idv::http::pagination::{collection, Cursors, ListParams};
 use idv::http::{render, ApiError, AppState};
-use idv::store::query::Page;
+use idv::store::query::{Page, Total};
 use idv::store::sessions::{SessionFilter, SessionWriteError};
 use idv::workflow::{self, Change, WorkflowError};
 
@@ -182,11 +182,14 @@ pub async fn list(
                 .map(|s| (idv::store::keys::position(s.created_at, &s.id), s))
                 .into_iter()
                 .collect::<Vec<_>>();
-            let total = page.total.then_some(items.len() as u64);
+            let total = page.total.then_some(Total {
+                count: items.len() as u64,
+                lower_bound: false,
+            });
             Page {
                 items,
-                has_next: false,
-                has_previous: false,
+                next: None,
+                previous: None,
                 total,
             }
         }

@@ -85,8 +85,28 @@ const MONTHS: [&str; 12] = [
     "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
 ];
 
+/// Longest line the heuristics look at, in characters. Every extracted value is one line
+/// or part of one, and is stored in the document, the verification and (auto-update) the
+/// session: without a bound, a PDF with one 100,000-character line would push those items
+/// past DynamoDB's 400 KB and make the verification fail. Real bills print far shorter
+/// lines; the rest of a longer one is cut off.
+pub const MAX_LINE_CHARS: usize = 200;
+
 /// Applies the heuristics to already extracted lines.
 pub fn parse_lines(lines: &[String]) -> AddressDocument {
+    let cut: Vec<String>;
+    let lines = if lines
+        .iter()
+        .any(|l| l.chars().nth(MAX_LINE_CHARS).is_some())
+    {
+        cut = lines
+            .iter()
+            .map(|l| l.chars().take(MAX_LINE_CHARS).collect())
+            .collect();
+        &cut[..]
+    } else {
+        lines
+    };
     let upper: Vec<String> = lines.iter().map(|l| l.to_uppercase()).collect();
     let issuer = lines.first().cloned();
     let issuer_recognised = upper

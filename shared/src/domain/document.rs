@@ -8,12 +8,16 @@
 use serde::{Deserialize, Serialize};
 
 use super::ids::{AccountId, DocumentId, FileId, SessionId, VerificationId};
+use super::session::DomainError;
 use super::values::{Tenancy, Timestamp};
 
 /// Largest file accepted (10 MiB).
 pub const MAX_FILE_BYTES: u64 = 10 * 1024 * 1024;
 /// Most files per document.
 pub const MAX_FILES: usize = 4;
+/// Most verifications recorded on one document (a standalone document can be verified
+/// again and again; a linked one is bounded by its session's cap as well).
+pub const MAX_VERIFICATIONS: usize = 100;
 
 /// The two kinds of document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -275,6 +279,38 @@ impl Document {
     /// The file with this id.
     pub fn file(&self, id: FileId) -> Option<&DocumentFile> {
         self.files.iter().find(|f| f.id == id)
+    }
+
+    /// Declares one more file; refused once the document holds [`MAX_FILES`]. Written
+    /// conditionally on the version read, so racing additions cannot pass the cap together.
+    pub fn add_file(&mut self, file: DocumentFile) -> Result<(), DomainError> {
+        if self.files.len() >= MAX_FILES {
+            return Err(DomainError::LimitExceeded {
+                limit: "files_per_document",
+                max: MAX_FILES as u64,
+            });
+        }
+        self.files.push(file);
+        Ok(())
+    }
+
+    /// Records a verification of this document; refused once it holds
+    /// [`MAX_VERIFICATIONS`].
+    pub fn add_verification(&mut self, id: VerificationId) -> Result<(), DomainError> {
+        self.can_add_verification()?;
+        self.verification_ids.push(id);
+        Ok(())
+    }
+
+    /// Whether [`Document::add_verification`] would accept one more.
+    pub fn can_add_verification(&self) -> Result<(), DomainError> {
+        if self.verification_ids.len() >= MAX_VERIFICATIONS {
+            return Err(DomainError::LimitExceeded {
+                limit: "verifications_per_document",
+                max: MAX_VERIFICATIONS as u64,
+            });
+        }
+        Ok(())
     }
 
     /// True when every declared file arrived and passed.

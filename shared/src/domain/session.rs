@@ -210,7 +210,21 @@ pub enum DomainError {
     /// The session was redacted; only expiry still applies.
     #[error("the session was redacted")]
     Redacted,
+    /// A cap on what one item may hold (API.md §4) was reached.
+    #[error("the cap {limit} ({max}) was reached")]
+    LimitExceeded {
+        /// The cap's stable name, e.g. `documents_per_session`.
+        limit: &'static str,
+        /// Its value.
+        max: u64,
+    },
 }
+
+/// Most documents one session links (API.md §4): with the verification cap, keeps the
+/// session item far below DynamoDB's 400 KB (README, "Bounds").
+pub const MAX_DOCUMENTS: usize = 50;
+/// Most verifications one session records (API.md §4).
+pub const MAX_VERIFICATIONS: usize = 100;
 
 /// A verification session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -406,6 +420,50 @@ impl Session {
             EntityType::Business => live.iter().any(|v| v.status == V::Passed),
         };
         enough.then_some(Action::Complete)
+    }
+
+    /// Links a document (nothing to do if it already is); refused once the session holds
+    /// [`MAX_DOCUMENTS`]. The caller writes the result conditionally on the version it read,
+    /// so racing links cannot pass the cap together.
+    pub fn link_document(&mut self, doc: DocumentRef) -> Result<(), DomainError> {
+        if self.documents.iter().any(|d| d.id == doc.id) {
+            return Ok(());
+        }
+        self.can_link_document(doc.id)?;
+        self.documents.push(doc);
+        Ok(())
+    }
+
+    /// Whether [`Session::link_document`] would accept `doc`.
+    pub fn can_link_document(&self, doc: DocumentId) -> Result<(), DomainError> {
+        if self.documents.len() >= MAX_DOCUMENTS && !self.documents.iter().any(|d| d.id == doc) {
+            return Err(DomainError::LimitExceeded {
+                limit: "documents_per_session",
+                max: MAX_DOCUMENTS as u64,
+            });
+        }
+        Ok(())
+    }
+
+    /// Records a verification; refused once the session holds [`MAX_VERIFICATIONS`].
+    pub fn add_verification(
+        &mut self,
+        v: super::verification::VerificationRef,
+    ) -> Result<(), DomainError> {
+        self.can_add_verification()?;
+        self.verifications.push(v);
+        Ok(())
+    }
+
+    /// Whether [`Session::add_verification`] would accept one more.
+    pub fn can_add_verification(&self) -> Result<(), DomainError> {
+        if self.verifications.len() >= MAX_VERIFICATIONS {
+            return Err(DomainError::LimitExceeded {
+                limit: "verifications_per_session",
+                max: MAX_VERIFICATIONS as u64,
+            });
+        }
+        Ok(())
     }
 
     /// True when `expires_at` has passed while the session could still expire: such a

@@ -356,6 +356,7 @@ impl From<DomainError> for ApiError {
                 action: action.as_str().to_owned(),
             },
             DomainError::Redacted => ApiError::SessionRedacted,
+            DomainError::LimitExceeded { limit, max } => ApiError::LimitExceeded { limit, max },
         }
     }
 }

@@ -227,8 +227,6 @@ pub fn collection<T>(
     page: &Page<T>,
     data: Vec<Value>,
 ) -> Value {
-    let first = page.items.first().map(|(pos, _)| pos.as_str());
-    let last = page.items.last().map(|(pos, _)| pos.as_str());
     let own = params.cursor.as_ref().map(|(d, c)| {
         (
             if *d == Direction::After {
@@ -240,27 +238,30 @@ pub fn collection<T>(
         )
     });
     let url = |q: String| Value::String(format!("{}{path}?{q}", base.0));
-    let next = match (page.has_next, last) {
-        (true, Some(pos)) => url(query_string(
+    // A short page (the read bound stopped it) still links on: `next` resumes where the
+    // read stopped, which may lie past the last item shown.
+    let next = match &page.next {
+        Some(pos) => url(query_string(
             params,
             Some(("page[after]", &cursors.sign(pos))),
         )),
-        _ => Value::Null,
+        None => Value::Null,
     };
-    let prev = match (page.has_previous, first) {
-        (true, Some(pos)) => url(query_string(
+    let prev = match &page.previous {
+        Some(pos) => url(query_string(
             params,
             Some(("page[before]", &cursors.sign(pos))),
         )),
-        _ => Value::Null,
+        None => Value::Null,
     };
     let mut meta_page = json!({
         "size": params.size,
-        "has_next": page.has_next,
-        "has_previous": page.has_previous,
+        "has_next": page.has_next(),
+        "has_previous": page.has_previous(),
     });
     if let Some(total) = page.total {
-        meta_page["total"] = json!(total);
+        meta_page["total"] = json!(total.count);
+        meta_page["total_is_lower_bound"] = json!(total.lower_bound);
     }
     json!({
         "data": data,

@@ -4,8 +4,14 @@
 //! for `filter[status]=a,b`) and the sort-key prefix under which each item's *position*
 //! (`created_at#id`, or an event's sequence number) is written. Positions are the same in
 //! every partition, so a cursor is just a position: each partition is queried from it with a
-//! key condition, and the results are merged. No offsets, no scans, and a page costs one
-//! Query per partition (more only when a filter expression discards items).
+//! key condition, and the results are merged. No offsets, no scans.
+//!
+//! Every request reads a bounded number of items, however selective its filter: one Query
+//! per partition, evaluating at most `page[size] + 1` items, or [`FILTERED_READ`] when a
+//! filter expression may discard some. Like DynamoDB itself, a list whose read stops before
+//! the page fills answers a short (possibly empty) page whose `next` cursor resumes exactly
+//! where the read stopped. `page[total]` counts among at most [`TOTAL_READ`] items in at
+//! most [`TOTAL_QUERIES`] Queries, and says when the count is only a lower bound.
 
 use std::collections::HashMap;
 
@@ -34,17 +40,35 @@ pub struct PageRequest {
     pub total: bool,
 }
 
+/// Items one Query of a filtered list may evaluate (DynamoDB's `Limit` counts items read,
+/// before the filter): the read bound of a filtered page, per partition.
+pub const FILTERED_READ: usize = 100;
+/// Items a `page[total]` count may evaluate, over all partitions.
+pub const TOTAL_READ: usize = 1000;
+/// Queries a `page[total]` count may send (each reads at most 1 MB).
+pub const TOTAL_QUERIES: usize = 10;
+
+/// How many items match, as far as the bounded count got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Total {
+    /// Matching items counted.
+    pub count: u64,
+    /// True when the count stopped at its bound: at least `count` items match.
+    pub lower_bound: bool,
+}
+
 /// A page of items in their natural order, with where it sits.
 #[derive(Debug, Clone)]
 pub struct Page<T> {
     /// The items with their positions.
     pub items: Vec<(String, T)>,
-    /// More items follow the last one.
-    pub has_next: bool,
-    /// Items precede the first one.
-    pub has_previous: bool,
-    /// All matching items, when asked for.
-    pub total: Option<u64>,
+    /// Where the next page starts (`page[after]`), when items may follow: the last item's
+    /// position, or where the read stopped when it stopped before the page filled.
+    pub next: Option<String>,
+    /// Where the previous page ends (`page[before]`), when items may precede.
+    pub previous: Option<String>,
+    /// How many items match, when asked for.
+    pub total: Option<Total>,
 }
 
 impl<T> Page<T> {
@@ -56,10 +80,20 @@ impl<T> Page<T> {
         }
         Ok(Page {
             items,
-            has_next: self.has_next,
-            has_previous: self.has_previous,
+            next: self.next,
+            previous: self.previous,
             total: self.total,
         })
+    }
+
+    /// More items may follow.
+    pub fn has_next(&self) -> bool {
+        self.next.is_some()
+    }
+
+    /// More items may precede.
+    pub fn has_previous(&self) -> bool {
+        self.previous.is_some()
     }
 }
 
@@ -176,19 +210,26 @@ pub struct ListQuery {
 const HIGH: &str = "~";
 
 impl Store {
-    /// Fetches one page of `query`.
+    /// Fetches one page of `query`: one Query per partition, each evaluating at most
+    /// [`read_limit`] items. Where a partition's read stopped early (its `Limit` or
+    /// DynamoDB's 1 MB), items past that point in other partitions are left for the next
+    /// page, which resumes from the least advanced stop: the page may come out short, even
+    /// empty, with a `next` position, but never skips or repeats an item.
     pub async fn list(
         &self,
         query: &ListQuery,
         page: &PageRequest,
     ) -> Result<Page<Item>, StoreError> {
-        let need = page.size + 1;
         let reverse = matches!(page.cursor, Some((Direction::Before, _)));
         // Reading order: the natural order, or its opposite when paging backwards.
         let read_ascending = query.ascending != reverse;
+        // `a` comes after `b` in reading order.
+        let later = |a: &str, b: &str| if read_ascending { a > b } else { a < b };
         let cursor = page.cursor.as_ref().map(|(_, pos)| pos.as_str());
 
         let mut merged: Vec<(String, Item)> = Vec::new();
+        // The least advanced point where a partition's read stopped with items left.
+        let mut stopped: Option<String> = None;
         for partition in &query.partitions {
             let (mut lo, mut hi) = bounds(query, partition);
             if let Some(c) = cursor {
@@ -203,35 +244,31 @@ impl Store {
                 continue;
             }
             let filter = combine(query.filter.clone(), partition.filter.clone());
-            let mut start: Option<Item> = None;
-            let mut got = 0usize;
-            loop {
-                let mut req = self
-                    .key_condition(partition, &lo, &hi, filter.as_ref())
-                    .scan_index_forward(read_ascending)
-                    .limit(if filter.is_some() {
-                        need.max(100) as i32
-                    } else {
-                        need as i32
-                    })
-                    .set_exclusive_start_key(start.take());
-                if let Some(index) = partition.index {
-                    req = req.index_name(index.name);
-                }
-                let out = req.send().await.map_err(|e| sdk_error("listing", e))?;
-                for item in out.items.unwrap_or_default() {
-                    let Some(pos) = position_of(&item, partition) else {
-                        continue;
-                    };
-                    if Some(pos.as_str()) == cursor {
-                        continue;
-                    }
+            let mut req = self
+                .key_condition(partition, &lo, &hi, filter.as_ref())
+                .scan_index_forward(read_ascending)
+                // The cursor's own item is read again (the key condition is inclusive) and
+                // does not count against the page.
+                .limit(read_limit(page.size, filter.is_some()) + i32::from(cursor.is_some()));
+            if let Some(index) = partition.index {
+                req = req.index_name(index.name);
+            }
+            let out = req.send().await.map_err(|e| sdk_error("listing", e))?;
+            for item in out.items.unwrap_or_default() {
+                let Some(pos) = position_of(&item, partition) else {
+                    continue;
+                };
+                if Some(pos.as_str()) != cursor {
                     merged.push((pos, item));
-                    got += 1;
                 }
-                start = out.last_evaluated_key;
-                if got >= need || start.is_none() {
-                    break;
+            }
+            if let Some(last) = out.last_evaluated_key {
+                let at = position_of(&last, partition).ok_or_else(|| StoreError::Dynamo {
+                    context: "listing",
+                    source: "a Query stopped at a key outside its partition's prefix".into(),
+                })?;
+                if stopped.as_deref().is_none_or(|s| later(s, &at)) {
+                    stopped = Some(at);
                 }
             }
         }
@@ -243,25 +280,38 @@ impl Store {
             }
         });
         merged.dedup_by(|a, b| a.0 == b.0);
-        let has_more = merged.len() > page.size;
+        // Past the least advanced stop, other partitions were not read: leave it all for
+        // the next page.
+        if let Some(s) = &stopped {
+            merged.retain(|(pos, _)| !later(pos, s));
+        }
+        let full = merged.len() > page.size;
         merged.truncate(page.size);
+        // Where reading goes on, in reading order, if anything may be left.
+        let resume = if full {
+            merged.last().map(|(pos, _)| pos.clone())
+        } else {
+            stopped
+        };
         if reverse {
             merged.reverse();
         }
-        let (has_next, has_previous) = match page.cursor {
-            None => (has_more, false),
-            Some((Direction::After, _)) => (has_more, true),
-            Some((Direction::Before, _)) => (true, has_more),
+        let first = merged.first().map(|(pos, _)| pos.clone());
+        let last = merged.last().map(|(pos, _)| pos.clone());
+        let (next, previous) = match &page.cursor {
+            None => (resume, None),
+            Some((Direction::After, c)) => (resume, Some(first.unwrap_or_else(|| c.clone()))),
+            Some((Direction::Before, c)) => (Some(last.unwrap_or_else(|| c.clone())), resume),
         };
         let total = if page.total {
-            Some(self.count(query).await?)
+            Some(self.count_bounded(query).await?)
         } else {
             None
         };
         Ok(Page {
             items: merged,
-            has_next,
-            has_previous,
+            next,
+            previous,
             total,
         })
     }
@@ -277,18 +327,21 @@ impl Store {
         };
         loop {
             let got = self.list(query, &page).await?;
-            let last = got.items.last().map(|(pos, _)| pos.clone());
             out.extend(got.items.into_iter().map(|(_, item)| item));
-            match (got.has_next, last) {
-                (true, Some(pos)) => page.cursor = Some((Direction::After, pos)),
-                _ => return Ok(out),
+            match got.next {
+                Some(pos) => page.cursor = Some((Direction::After, pos)),
+                None => return Ok(out),
             }
         }
     }
 
-    /// Counts every item of `query` (for `page[total]`).
-    async fn count(&self, query: &ListQuery) -> Result<u64, StoreError> {
-        let mut total = 0u64;
+    /// Counts the items of `query` (for `page[total]`), evaluating at most [`TOTAL_READ`]
+    /// items in at most [`TOTAL_QUERIES`] Queries; a count that hit either bound is a
+    /// lower bound.
+    async fn count_bounded(&self, query: &ListQuery) -> Result<Total, StoreError> {
+        let mut count = 0u64;
+        let mut budget = TOTAL_READ;
+        let mut queries = 0usize;
         for partition in &query.partitions {
             let (lo, hi) = bounds(query, partition);
             if lo > hi {
@@ -297,22 +350,35 @@ impl Store {
             let filter = combine(query.filter.clone(), partition.filter.clone());
             let mut start: Option<Item> = None;
             loop {
+                if budget == 0 || queries == TOTAL_QUERIES {
+                    return Ok(Total {
+                        count,
+                        lower_bound: true,
+                    });
+                }
                 let mut req = self
                     .key_condition(partition, &lo, &hi, filter.as_ref())
                     .select(Select::Count)
+                    .limit(i32::try_from(budget).unwrap_or(i32::MAX))
                     .set_exclusive_start_key(start.take());
                 if let Some(index) = partition.index {
                     req = req.index_name(index.name);
                 }
                 let out = req.send().await.map_err(|e| sdk_error("counting", e))?;
-                total += u64::try_from(out.count).unwrap_or(0);
+                queries += 1;
+                count += u64::try_from(out.count).unwrap_or(0);
+                let read = usize::try_from(out.scanned_count).unwrap_or(budget);
+                budget = budget.saturating_sub(read.max(1));
                 start = out.last_evaluated_key;
                 if start.is_none() {
                     break;
                 }
             }
         }
-        Ok(total)
+        Ok(Total {
+            count,
+            lower_bound: false,
+        })
     }
 
     fn key_condition(
@@ -354,6 +420,17 @@ impl Store {
         }
         req
     }
+}
+
+/// Items one Query of a page may evaluate: one more than the page (to know whether more
+/// follow), or [`FILTERED_READ`] (at least that) when a filter may discard items.
+pub fn read_limit(size: usize, filtered: bool) -> i32 {
+    let n = if filtered {
+        (size + 1).max(FILTERED_READ)
+    } else {
+        size + 1
+    };
+    i32::try_from(n).unwrap_or(i32::MAX)
 }
 
 /// True if `placeholder` occurs in `expression` as a whole token.
