@@ -16,7 +16,7 @@ use crate::domain::event::{Actor, Event};
 use crate::domain::ids::{AccountId, SessionId};
 use crate::domain::session::{Action, DomainError, Session};
 use crate::domain::values::{Tenancy, Timestamp};
-use crate::store::accounts::AccountWriteError;
+use crate::store::accounts::{delete_open_child, AccountWriteError, OPEN_DOCUMENT, OPEN_SESSION};
 use crate::store::objects::Objects;
 use crate::store::sessions::SessionWriteError;
 use crate::store::{Store, StoreError};
@@ -45,6 +45,12 @@ pub enum WorkflowError {
     /// The requested change is invalid against the current state.
     #[error("the change is invalid")]
     Invalid(crate::domain::validation::Problems),
+    /// The document belongs to a session; it is redacted with its session, not alone.
+    #[error("the document belongs to a session")]
+    DocumentOfSession,
+    /// The account's redaction started or finished: nothing new may be attached to it.
+    #[error("the account is redacted")]
+    AccountRedacted,
     /// Kept losing races; safe to retry.
     #[error("lost a concurrent write")]
     Conflict,
@@ -57,6 +63,7 @@ impl From<SessionWriteError> for WorkflowError {
     fn from(e: SessionWriteError) -> Self {
         match e {
             SessionWriteError::Store(e) => WorkflowError::Store(e),
+            SessionWriteError::AccountRedacted => WorkflowError::AccountRedacted,
             // Only create links an account; other writes never see this.
             SessionWriteError::AccountMissing | SessionWriteError::Stale(_) => {
                 WorkflowError::Conflict
@@ -124,7 +131,9 @@ pub async fn load_session(
             Err(SessionWriteError::Stale(Some(now_stored))) => current = Some(*now_stored),
             Err(SessionWriteError::Stale(None)) => current = store.get_session(tenancy, id).await?,
             Err(SessionWriteError::Store(e)) => return Err(e),
-            Err(SessionWriteError::AccountMissing) => return Ok(Some(session)),
+            Err(SessionWriteError::AccountMissing | SessionWriteError::AccountRedacted) => {
+                return Ok(Some(session))
+            }
         }
     }
     // Still contended after several attempts: show it as the expiry would leave it.
@@ -261,10 +270,14 @@ pub async fn transition(
 }
 
 /// Redacts a session: its personal data becomes null (one conditional write with a
-/// `session.redacted` event, its device's data nulled in the same transaction), then its
-/// documents' files are deleted from S3 and their names and extracted data nulled, and
-/// reviewers' comments are stripped from its event log. Safe to repeat: a second call
-/// changes nothing but finishes an interrupted cascade.
+/// `session.redacted` event, its device's data nulled and its open-child item on the account
+/// deleted in the same transaction), then its documents' files are deleted from S3 and their
+/// names and extracted data nulled, reviewers' comments are stripped from its event log and
+/// stored responses that show it are scrubbed.
+///
+/// Resumable and idempotent: every step checks what is already done (a redacted session is
+/// not written again, a document whose files are deleted is skipped), so a re-run after an
+/// interruption finishes the cascade without repeating it.
 pub async fn redact_session(
     store: &Store,
     objects: &Objects,
@@ -273,43 +286,14 @@ pub async fn redact_session(
     actor: &Actor,
     now: Timestamp,
 ) -> Result<Session, WorkflowError> {
-    let device = match store
-        .get_session(tenancy, id)
-        .await?
-        .and_then(|s| s.session_device_id)
-    {
-        Some(dev) => store.get_device(tenancy, dev).await?,
-        None => None,
-    };
-    let session = modify_session(store, tenancy, id, now, |current| {
-        let Some(next) = current.redacted(now) else {
-            return Ok(None);
-        };
-        let event = Event::change(
-            &next,
-            "session.redacted",
-            Some(current.status),
-            actor.clone(),
-            None,
-        );
-        let mut extra = Vec::new();
-        if let Some(d) = device
-            .as_ref()
-            .filter(|d| Some(d.id) == current.session_device_id)
-        {
-            if let Some(clean) = d.redacted(now) {
-                extra.push(crate::store::devices::put_device(store, tenancy, &clean)?);
-            }
-        }
-        Ok(Some(Change {
-            next,
-            events: vec![event],
-            extra,
-        }))
-    })
-    .await?;
+    let session = mark_session_redacted(store, tenancy, id, actor, now).await?;
     for doc in &session.documents {
         redact_document(store, objects, tenancy, doc.id, now).await?;
+        // Stored answers about a document made before it joined this session are indexed
+        // under the document (see `http::middleware::redaction_subject`).
+        store
+            .scrub_idempotency(tenancy, &doc.id.to_string())
+            .await?;
     }
     for v in &session.verifications {
         redact_verification(store, tenancy, v.id, now).await?;
@@ -329,9 +313,84 @@ pub async fn redact_session(
     Ok(session)
 }
 
-/// Deletes a document's files from S3 and nulls its file names and extracted data.
-/// Objects are deleted first: if the write then fails, a retry finds the document not yet
-/// redacted and deletes (already absent) objects again.
+/// The first step of [`redact_session`]: the session's personal data nulled, with the data
+/// of the device current *at the version written*. The device is read again on every
+/// attempt and the write is conditional on the session's version, so a device registered
+/// while this runs either makes the write fail (and is then read and redacted) or is itself
+/// refused because the session is redacted (`attach_change`): no device keeps its data.
+async fn mark_session_redacted(
+    store: &Store,
+    tenancy: &Tenancy,
+    id: SessionId,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<Session, WorkflowError> {
+    let mut current = load_session(store, tenancy, id, now)
+        .await?
+        .ok_or(WorkflowError::NotFound)?;
+    for _ in 0..ATTEMPTS {
+        let device = match current.session_device_id {
+            Some(dev) => store.get_device(tenancy, dev).await?,
+            None => None,
+        };
+        let Some(next) = current.redacted(now) else {
+            // Already redacted. A redaction interrupted before this code existed may have
+            // left the device: no device can be registered any more, so a plain write is safe.
+            if let Some(clean) = device.and_then(|d| d.redacted(now)) {
+                let op = crate::store::devices::put_device(store, tenancy, &clean)?;
+                store.transact("redacting a device", vec![op]).await?;
+            }
+            return Ok(current);
+        };
+        let event = Event::change(
+            &next,
+            "session.redacted",
+            Some(current.status),
+            actor.clone(),
+            None,
+        );
+        let mut extra = Vec::new();
+        if let Some(clean) = device.and_then(|d| d.redacted(now)) {
+            extra.push(crate::store::devices::put_device(store, tenancy, &clean)?);
+        }
+        if let Some(account) = current.account_id {
+            extra.push(delete_open_child(
+                store,
+                tenancy,
+                account,
+                OPEN_SESSION,
+                &current.id,
+            )?);
+        }
+        match store
+            .replace_session(tenancy, &current, &next, &[event], extra)
+            .await
+        {
+            Ok(()) => return Ok(next),
+            Err(SessionWriteError::Stale(Some(stored))) => current = *stored,
+            Err(SessionWriteError::Stale(None)) => {
+                current = store
+                    .get_session(tenancy, id)
+                    .await?
+                    .ok_or(WorkflowError::NotFound)?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(WorkflowError::Conflict)
+}
+
+/// Redacts a document in two recorded steps, so a re-run knows what is left:
+/// 1. its file names and extracted data are nulled and it is marked `redacted` (and its
+///    open-child item on the account deleted), in one conditional write: from then on
+///    uploads, processing and verifications refuse it;
+/// 2. its verifications' extracted data is nulled, its files are deleted from S3, and
+///    `files_deleted_at` is recorded.
+///
+/// A document with `files_deleted_at` is done: a re-run issues no S3 call for it. One
+/// interrupted between the steps is redacted in DynamoDB already and the re-run (the
+/// caller's, or the sweep's for a standalone document, which stays due) repeats only step 2,
+/// whose deletes are idempotent.
 pub async fn redact_document(
     store: &Store,
     objects: &Objects,
@@ -340,23 +399,71 @@ pub async fn redact_document(
     now: Timestamp,
 ) -> Result<(), WorkflowError> {
     for _ in 0..ATTEMPTS {
-        let Some(current) = store.get_document(tenancy, id).await? else {
+        let Some(mut current) = store.get_document(tenancy, id).await? else {
             return Ok(());
         };
-        for file in &current.files {
-            objects.delete(&file.object_key).await?;
+        if current.files_deleted_at.is_some() {
+            return Ok(());
+        }
+        if let Some(next) = current.redacted(now) {
+            let mut ops = vec![crate::store::documents::put_document_if_unchanged(
+                store, tenancy, &current, &next,
+            )?];
+            if let Some(account) = current.account_id {
+                ops.push(delete_open_child(
+                    store,
+                    tenancy,
+                    account,
+                    OPEN_DOCUMENT,
+                    &current.id,
+                )?);
+            }
+            match store.transact("redacting a document", ops).await {
+                Ok(()) => current = next,
+                Err(e) if e.condition_failed_at(0) => continue,
+                Err(StoreError::TransactionConflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
         }
         for v in &current.verification_ids {
             redact_verification(store, tenancy, *v, now).await?;
         }
-        let Some(next) = current.redacted(now) else {
-            return Ok(());
-        };
-        if store.replace_document(tenancy, &current, &next).await? {
+        for file in &current.files {
+            objects.delete(&file.object_key).await?;
+        }
+        let mut done = current.clone();
+        done.files_deleted_at = Some(now.at_least(current.updated_at));
+        done.version += 1;
+        if store.replace_document(tenancy, &current, &done).await? {
             return Ok(());
         }
     }
     Err(WorkflowError::Conflict)
+}
+
+/// Redacts a standalone document (one of no session) and scrubs the stored responses that
+/// show it. A document of a session is refused with [`WorkflowError::Closed`]
+/// (`action: "redact"`): it is redacted with its session.
+pub async fn redact_standalone_document(
+    store: &Store,
+    objects: &Objects,
+    tenancy: &Tenancy,
+    id: crate::domain::ids::DocumentId,
+    now: Timestamp,
+) -> Result<crate::domain::document::Document, WorkflowError> {
+    let doc = store
+        .get_document(tenancy, id)
+        .await?
+        .ok_or(WorkflowError::NotFound)?;
+    if doc.session_id.is_some() {
+        return Err(WorkflowError::DocumentOfSession);
+    }
+    redact_document(store, objects, tenancy, id, now).await?;
+    store.scrub_idempotency(tenancy, &id.to_string()).await?;
+    store
+        .get_document(tenancy, id)
+        .await?
+        .ok_or(WorkflowError::NotFound)
 }
 
 /// Nulls what a verification extracted (and its checks' metadata, which echo it). A
@@ -377,7 +484,184 @@ pub async fn redact_verification(
     Ok(())
 }
 
-/// Redacts an account and, first, every one of its sessions and documents.
+/// Sessions and documents one call of [`redact_account_step`] redacts at most: what one
+/// request (or one turn of the sweep) does before it hands over.
+pub const ACCOUNT_REDACTION_BATCH: usize = 25;
+
+/// Where an account's redaction stands after a call of [`redact_account_step`].
+#[derive(Debug, Clone)]
+pub enum AccountRedaction {
+    /// Every session and document is redacted; the account carries `redacted_at`.
+    Done(Account),
+    /// More is left (the account shows its `redaction` progress); the sweep, or another
+    /// call, continues.
+    InProgress(Account),
+}
+
+/// Starts or continues an account's redaction, redacting at most `batch` of its sessions
+/// and documents, and finishes it when none is left.
+///
+/// 1. The account is marked (conditionally on its version): its own data nulled and
+///    `redaction` set. From that write on, every transaction that would attach something
+///    to it (a session, a document, a PATCH) fails its condition (`409 account_redacted`),
+///    so the set of its children is closed.
+/// 2. Its children are found through their open-child items in the account's partition,
+///    with a strongly consistent Query: a session created just before the mark is seen even
+///    while gsi2 has not caught up. Each is redacted (which deletes its open-child item).
+///    Children written before open-child items existed are then found in gsi2.
+/// 3. With none left, `redacted_at` is set and `redaction` removed; stored responses that
+///    show the account are scrubbed.
+///
+/// Every step is idempotent, and calls may overlap (a request and the sweep).
+pub async fn redact_account_step(
+    store: &Store,
+    objects: &Objects,
+    tenancy: &Tenancy,
+    id: AccountId,
+    actor: &Actor,
+    now: Timestamp,
+    batch: usize,
+) -> Result<AccountRedaction, WorkflowError> {
+    let mut account = mark_account_redacting(store, tenancy, id, now).await?;
+    if account.redacted_at.is_some() {
+        store.scrub_idempotency(tenancy, &id.to_string()).await?;
+        return Ok(AccountRedaction::Done(account));
+    }
+    let mut budget = batch;
+    let (mut sessions, mut documents) = (0u64, 0u64);
+    while budget > 0 {
+        let limit = i32::try_from(budget).unwrap_or(i32::MAX);
+        let mut open = store.open_children(tenancy, id, limit).await?;
+        if open.is_empty() {
+            // Children from before open-child items: gsi2 (settled long since).
+            let prefixes = [
+                (crate::store::keys::CHILD_SESSION_PREFIX, OPEN_SESSION),
+                (crate::store::keys::CHILD_DOCUMENT_PREFIX, OPEN_DOCUMENT),
+            ];
+            for (prefix, kind) in prefixes {
+                let left = budget - open.len();
+                if left == 0 {
+                    break;
+                }
+                for item in store.unredacted_children(tenancy, id, prefix, left).await? {
+                    if let Some(child) = item.get("id").and_then(|v| v.as_s().ok()) {
+                        open.push(crate::store::accounts::OpenChild {
+                            kind: kind.to_owned(),
+                            id: child.clone(),
+                        });
+                    }
+                }
+            }
+            if open.is_empty() {
+                break;
+            }
+        }
+        for child in &open {
+            match child.kind.as_str() {
+                OPEN_SESSION => {
+                    let sid = SessionId::parse(&child.id).map_err(|_| corrupt_child())?;
+                    match redact_session(store, objects, tenancy, sid, actor, now).await {
+                        Ok(_) => {}
+                        // A dangling open child (its session never committed): drop it.
+                        Err(WorkflowError::NotFound) => {
+                            drop_open_child(store, tenancy, id, child).await?
+                        }
+                        Err(e) => return Err(e),
+                    }
+                    sessions += 1;
+                }
+                _ => {
+                    let did = crate::domain::ids::DocumentId::parse(&child.id)
+                        .map_err(|_| corrupt_child())?;
+                    redact_document(store, objects, tenancy, did, now).await?;
+                    store.scrub_idempotency(tenancy, &child.id).await?;
+                    // A document whose item is gone leaves its open child behind.
+                    drop_open_child(store, tenancy, id, child).await?;
+                    documents += 1;
+                }
+            }
+            budget -= 1;
+        }
+    }
+    // Record progress, or finish when nothing was left.
+    let finished = budget > 0;
+    for _ in 0..ATTEMPTS {
+        let next = if finished {
+            account.redaction_finished(now)
+        } else {
+            account.redaction_progressed(sessions, documents)
+        };
+        let Some(next) = next else {
+            break;
+        };
+        match store.replace_account(tenancy, &account, &next).await {
+            Ok(()) => {
+                account = next;
+                break;
+            }
+            Err(AccountWriteError::Stale) => {
+                account = store
+                    .get_account(tenancy, id)
+                    .await?
+                    .ok_or(WorkflowError::NotFound)?;
+            }
+            Err(AccountWriteError::Store(e)) => return Err(e.into()),
+            Err(AccountWriteError::ExternalIdTaken) => return Err(WorkflowError::Conflict),
+        }
+    }
+    if account.redacted_at.is_some() {
+        store.scrub_idempotency(tenancy, &id.to_string()).await?;
+        return Ok(AccountRedaction::Done(account));
+    }
+    Ok(AccountRedaction::InProgress(account))
+}
+
+fn corrupt_child() -> WorkflowError {
+    WorkflowError::Store(StoreError::Dynamo {
+        context: "reading an account's open children",
+        source: "an open child with a malformed id".into(),
+    })
+}
+
+async fn drop_open_child(
+    store: &Store,
+    tenancy: &Tenancy,
+    account: AccountId,
+    child: &crate::store::accounts::OpenChild,
+) -> Result<(), WorkflowError> {
+    let op = delete_open_child(store, tenancy, account, &child.kind, &child.id)?;
+    store.transact("removing an open child", vec![op]).await?;
+    Ok(())
+}
+
+/// Step 1 of [`redact_account_step`]: the account as marked (or as it already was).
+async fn mark_account_redacting(
+    store: &Store,
+    tenancy: &Tenancy,
+    id: AccountId,
+    now: Timestamp,
+) -> Result<Account, WorkflowError> {
+    for _ in 0..ATTEMPTS {
+        let current = store
+            .get_account(tenancy, id)
+            .await?
+            .ok_or(WorkflowError::NotFound)?;
+        let Some(next) = current.redaction_started(now) else {
+            return Ok(current);
+        };
+        match store.replace_account(tenancy, &current, &next).await {
+            Ok(()) => return Ok(next),
+            Err(AccountWriteError::Stale) => continue,
+            Err(AccountWriteError::Store(e)) => return Err(e.into()),
+            Err(AccountWriteError::ExternalIdTaken) => return Err(WorkflowError::Conflict),
+        }
+    }
+    Err(WorkflowError::Conflict)
+}
+
+/// Redacts an account completely, however many sessions it has (for callers with no bound:
+/// tools and tests). The API takes one [`redact_account_step`] and leaves the rest to the
+/// sweep.
 pub async fn redact_account(
     store: &Store,
     objects: &Objects,
@@ -386,40 +670,22 @@ pub async fn redact_account(
     actor: &Actor,
     now: Timestamp,
 ) -> Result<Account, WorkflowError> {
-    if store.get_account(tenancy, id).await?.is_none() {
-        return Err(WorkflowError::NotFound);
-    }
-    // Sessions first: if this is interrupted, the account is not yet marked redacted and a
-    // retry redoes the cascade.
-    for session in store.account_sessions(tenancy, id).await? {
-        match redact_session(store, objects, tenancy, session.id, actor, now).await {
-            Ok(_) | Err(WorkflowError::NotFound) => {}
-            Err(e) => return Err(e),
+    loop {
+        match redact_account_step(
+            store,
+            objects,
+            tenancy,
+            id,
+            actor,
+            now,
+            ACCOUNT_REDACTION_BATCH,
+        )
+        .await?
+        {
+            AccountRedaction::Done(account) => return Ok(account),
+            AccountRedaction::InProgress(_) => continue,
         }
     }
-    for doc in store.account_documents(tenancy, id).await? {
-        redact_document(store, objects, tenancy, doc.id, now).await?;
-    }
-    for _ in 0..ATTEMPTS {
-        let current = store
-            .get_account(tenancy, id)
-            .await?
-            .ok_or(WorkflowError::NotFound)?;
-        let Some(next) = current.redacted(now) else {
-            store.scrub_idempotency(tenancy, &id.to_string()).await?;
-            return Ok(current);
-        };
-        match store.replace_account(tenancy, &current, &next).await {
-            Ok(()) => {
-                store.scrub_idempotency(tenancy, &id.to_string()).await?;
-                return Ok(next);
-            }
-            Err(AccountWriteError::Stale) => continue,
-            Err(AccountWriteError::Store(e)) => return Err(e.into()),
-            Err(AccountWriteError::ExternalIdTaken) => return Err(WorkflowError::Conflict),
-        }
-    }
-    Err(WorkflowError::Conflict)
 }
 
 /// The status a session shows at `now` without writing anything (for lists): an overdue

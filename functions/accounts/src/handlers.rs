@@ -5,7 +5,7 @@
 
 use axum::extract::State;
 use axum::response::Response;
-use idv::domain::account::AccountStatus;
+use idv::domain::account::{Account, AccountStatus};
 use idv::domain::auth::Permission;
 use idv::domain::event::Actor;
 use idv::domain::ids::AccountId;
@@ -36,6 +36,27 @@ async fn linkage(
     Ok((sessions?, documents?))
 }
 
+/// An account as the API shows it: `render::account`, plus `meta.redaction` while a
+/// redaction is in progress (`{"status": "in_progress", "started_at", "sessions_redacted",
+/// "documents_redacted"}`; README, Accounts).
+fn render_account(
+    a: &Account,
+    sessions: &[String],
+    documents: &[idv::domain::session::DocumentRef],
+    base: &str,
+) -> serde_json::Value {
+    let mut r = render::account(a, sessions, documents, base);
+    if let Some(p) = &a.redaction {
+        r["meta"] = serde_json::json!({"redaction": {
+            "status": "in_progress",
+            "started_at": p.started_at.to_string(),
+            "sessions_redacted": p.sessions_redacted,
+            "documents_redacted": p.documents_redacted,
+        }});
+    }
+    r
+}
+
 fn write_error(e: AccountWriteError) -> ApiError {
     match e {
         AccountWriteError::ExternalIdTaken => ApiError::ExternalIdTaken,
@@ -59,7 +80,7 @@ pub async fn create(
         .map_err(write_error)?;
     let location = format!("{}/v1/identity/accounts/{}", base.0, account.id);
     Ok(created(
-        render::account(&account, &[], &[], &base.0),
+        render_account(&account, &[], &[], &base.0),
         &location,
     ))
 }
@@ -78,9 +99,7 @@ pub async fn show(
     );
     let account = account?.ok_or(ApiError::NotFound)?;
     let (sessions, documents) = links?;
-    Ok(ok(render::account(
-        &account, &sessions, &documents, &base.0,
-    )))
+    Ok(ok(render_account(&account, &sessions, &documents, &base.0)))
 }
 
 /// `GET /accounts`.
@@ -122,7 +141,7 @@ pub async fn list(
         .items
         .iter()
         .map(|(_, a)| {
-            let mut r = render::account(a, &[], &[], &base.0);
+            let mut r = render_account(a, &[], &[], &base.0);
             for rel in ["sessions", "documents"] {
                 if let Some(o) = r["relationships"][rel].as_object_mut() {
                     o.remove("data");
@@ -159,19 +178,19 @@ pub async fn update(
             .get_account(tenancy, id)
             .await?
             .ok_or(ApiError::NotFound)?;
-        if current.redacted_at.is_some() {
-            return Err(ApiError::SessionRedacted);
+        // Its data is gone (or going): nothing may be written back into it. The write
+        // below is conditional on the version read, and starting a redaction bumps it.
+        if current.is_redacting_or_redacted() {
+            return Err(ApiError::AccountRedacted);
         }
         let Some(next) = patch.apply(&current, Timestamp::now())? else {
             let (sessions, documents) = linkage(&st, tenancy, id).await?;
-            return Ok(ok(render::account(
-                &current, &sessions, &documents, &base.0,
-            )));
+            return Ok(ok(render_account(&current, &sessions, &documents, &base.0)));
         };
         match st.store.replace_account(tenancy, &current, &next).await {
             Ok(()) => {
                 let (sessions, documents) = linkage(&st, tenancy, id).await?;
-                return Ok(ok(render::account(&next, &sessions, &documents, &base.0)));
+                return Ok(ok(render_account(&next, &sessions, &documents, &base.0)));
             }
             Err(AccountWriteError::Stale) => continue,
             Err(e) => return Err(write_error(e)),
@@ -180,7 +199,10 @@ pub async fn update(
     Err(ApiError::Conflict)
 }
 
-/// `POST /accounts/{id}/redact`: redacts every session of the account, then the account.
+/// `POST /accounts/{id}/redact`: marks the account redacting (its own data removed at once,
+/// nothing new accepted), redacts up to `workflow::ACCOUNT_REDACTION_BATCH` of its sessions
+/// and documents, and answers 200 when that was all of them, else 202 with the account's
+/// `meta.redaction`: the sweep (`expiry-sweep`) finishes it. Repeating the call continues it.
 pub async fn redact(
     State(st): State<AppState>,
     auth: Auth,
@@ -200,17 +222,23 @@ pub async fn redact(
         ));
     }
     let actor = Actor::api_key(principal.key_id.to_string());
-    let account = workflow::redact_account(
+    let step = workflow::redact_account_step(
         &st.store,
         &st.objects,
         &principal.tenancy,
         id,
         &actor,
         Timestamp::now(),
+        workflow::ACCOUNT_REDACTION_BATCH,
     )
     .await?;
+    let (status, account) = match step {
+        workflow::AccountRedaction::Done(a) => (http::StatusCode::OK, a),
+        workflow::AccountRedaction::InProgress(a) => (http::StatusCode::ACCEPTED, a),
+    };
     let (sessions, documents) = linkage(&st, &principal.tenancy, id).await?;
-    Ok(ok(render::account(
-        &account, &sessions, &documents, &base.0,
-    )))
+    Ok(respond(
+        status,
+        &serde_json::json!({"data": render_account(&account, &sessions, &documents, &base.0)}),
+    ))
 }

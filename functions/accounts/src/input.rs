@@ -85,6 +85,7 @@ pub fn new_account(mut body: Value, now: Timestamp) -> Result<Account, Problems>
             created_at: now,
             updated_at: now,
             redacted_at: None,
+            redaction: None,
         }),
         _ => Err(p),
     }

@@ -20,7 +20,7 @@ use idv::http::jsonapi::respond;
 use idv::http::middleware::BasePath;
 use idv::http::pagination::{collection, Cursors, ListParams};
 use idv::http::{render, ApiError, AppState};
-use idv::store::accounts::check_account_exists;
+use idv::store::accounts::{account_refusal, link_child_ops, AccountRefusal, OPEN_DOCUMENT};
 use idv::store::documents::{put_document_if_unchanged, put_new_document, DocumentFilter};
 use idv::store::objects::UPLOAD_URL_TTL;
 use idv::store::sessions::session_write_ops;
@@ -162,6 +162,63 @@ pub async fn create(
         version: 1,
         status: DocumentStatus::Pending,
         document_type: input.document_type.clone(),
+/// Why a document's account refused it, read again after a failed condition: `None` when
+/// the account takes documents (the condition that failed was another one).
+async fn account_refused(
+    st: &AppState,
+    tenancy: &Tenancy,
+    account: Option<AccountId>,
+) -> Result<Option<ApiError>, ApiError> {
+    let Some(account) = account else {
+        return Ok(None);
+    };
+    Ok(match st.store.get_account(tenancy, account).await? {
+        None => Some(relationship_problem("account", "no such account")),
+        Some(a) if a.is_redacting_or_redacted() => Some(ApiError::AccountRedacted),
+        Some(_) => None,
+    })
+}
+
+/// `POST /documents/{kind}/{id}/redact`: redacts a standalone document (see
+/// `workflow::redact_standalone_document`); a document of a session answers 409
+/// `invalid_transition` (`meta.status` `in_session`, `meta.action` `redact`).
+pub async fn redact(
+    State(st): State<AppState>,
+    auth: Auth,
+    Path((kind_segment, raw_id)): Path<(String, String)>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let principal = auth.require(Permission::SessionsRedact)?;
+    let kind = kind(&kind_segment)?;
+    let id = doc_id(&raw_id)?;
+    if body
+        .optional_json()?
+        .is_some_and(|b| b.as_object().is_none_or(|o| !o.is_empty()))
+    {
+        return Err(ApiError::invalid(
+            ProblemKind::Unknown,
+            "",
+            "this request takes no body",
+        ));
+    }
+    // The kind in the path must match, as for every other route of a document.
+    load(&st, &principal.tenancy, kind, id).await?;
+    let doc = workflow::redact_standalone_document(
+        &st.store,
+        &st.objects,
+        &principal.tenancy,
+        id,
+        Timestamp::now(),
+    )
+    .await?;
+    Ok(document_response(
+        http::StatusCode::OK,
+        render_doc(&st, &doc, &principal).await?,
+        None,
+        None,
+    ))
+}
+
         declared_type: input.document_type,
         session_id: input.session,
         account_id: input.account,
@@ -181,8 +238,12 @@ pub async fn create(
     match input.session {
         Some(session) => {
             if let Some(account) = input.account {
-                if st.store.get_account(tenancy, account).await?.is_none() {
-                    return Err(relationship_problem("account", "no such account"));
+                match st.store.get_account(tenancy, account).await? {
+                    None => return Err(relationship_problem("account", "no such account")),
+                    Some(a) if a.is_redacting_or_redacted() => {
+                        return Err(ApiError::AccountRedacted)
+                    }
+                    Some(_) => {}
                 }
             }
             let actor = Actor::api_key(principal.key_id.to_string());
@@ -193,6 +254,7 @@ pub async fn create(
                         let mut p = Problems::default();
                         p.push(
                             ProblemKind::Relationship,
+        files_deleted_at: None,
                             "/data/relationships/account/data/id",
                             "differs from the session's account",
                         );
@@ -232,18 +294,38 @@ pub async fn create(
         }
         None => {
             let mut ops = vec![put_new_document(&st.store, tenancy, &doc)?];
-            if let Some(account) = input.account {
-                ops.push(check_account_exists(&st.store, tenancy, account)?);
-            }
+            ops.extend(link_child_ops(
+                &st.store,
+                tenancy,
+                doc.account_id,
+                OPEN_DOCUMENT,
+                &doc.id,
+            )?);
+                change.extra.extend(link_child_ops(
+                    &st.store,
+                    tenancy,
+                    d.account_id,
+                    OPEN_DOCUMENT,
+                    &d.id,
+                )?);
             match st.store.transact("creating a document", ops).await {
                 Ok(()) => {}
-                Err(e) if e.condition_failed_at(1) => {
-                    return Err(relationship_problem("account", "no such account"))
-                }
-                Err(e) => return Err(e.into()),
+                Err(e) => match account_refusal(&e, 1) {
+                    Some(AccountRefusal::Missing) => {
+                        return Err(relationship_problem("account", "no such account"))
+                    }
+                    Some(AccountRefusal::Redacted) => return Err(ApiError::AccountRedacted),
+                    None => return Err(e.into()),
+                },
             }
         }
     }
+                Err(WorkflowError::Store(e @ StoreError::ConditionFailed { .. })) => {
+                    let account = written.as_ref().and_then(|d| d.account_id);
+                    return Err(account_refused(&st, tenancy, account)
+                        .await?
+                        .unwrap_or_else(|| e.into()));
+                }
     let location = format!(
         "{}/v1/identity/documents/{}/{}",
         base.0,

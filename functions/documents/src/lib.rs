@@ -27,6 +27,10 @@ pub fn router(state: AppState) -> Router {
             "/v1/identity/documents/{kind}/{id}/submit",
             post(handlers::submit),
         )
+        .route(
+            "/v1/identity/documents/{kind}/{id}/redact",
+            post(handlers::redact),
+        )
         .with_state(state.clone());
     idv::http::app(routes, state)
 }

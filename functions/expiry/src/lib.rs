@@ -41,6 +41,11 @@ pub fn retention_actor() -> Actor {
     Actor::system("retention")
 }
 
+/// The actor recorded when the sweep continues an account's redaction in the background.
+pub fn redaction_actor() -> Actor {
+    Actor::system("account_redaction")
+}
+
 /// What firing a timer did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -86,6 +91,10 @@ pub struct SweepReport {
     pub stale: usize,
     /// Timers of sessions that do not exist.
     pub gone: usize,
+    /// Standalone documents redacted by retention.
+    pub documents_redacted: usize,
+    /// Account redactions finished (each continued in batches until done or out of time).
+    pub accounts_redacted: usize,
     /// Timers that failed (left in place: the next sweep or the stream tries again).
     pub failed: usize,
     /// False if the time budget ran out before every shard was read to the end.
@@ -109,6 +118,8 @@ impl SweepReport {
         self.rearmed += other.rearmed;
         self.stale += other.stale;
         self.gone += other.gone;
+        self.documents_redacted += other.documents_redacted;
+        self.accounts_redacted += other.accounts_redacted;
         self.failed += other.failed;
         self.complete &= other.complete;
     }
@@ -259,6 +270,12 @@ impl Expirer {
                 tasks.spawn(async move { this.sweep_shard(kind, shard, now, stop_at).await });
             }
         }
+        for shard in 0..TIMER_SHARDS {
+            let this = self.clone();
+            tasks.spawn(async move { this.sweep_documents(shard, now, stop_at).await });
+        }
+        let this = self.clone();
+        tasks.spawn(async move { this.sweep_accounts(now, stop_at).await });
         let mut report = SweepReport {
             complete: true,
             ..SweepReport::default()
@@ -274,6 +291,143 @@ impl Expirer {
             }
         }
         report
+    }
+
+    /// Redacts the standalone documents of gsi4 `shard` whose retention is due at `now`
+    /// (`idv::store::documents::retention_due`), and finishes those a redaction left half
+    /// done. Round trips per document: GetItem + the redaction (`workflow::redact_document`).
+    async fn sweep_documents(&self, shard: u8, now: Timestamp, stop_at: Instant) -> SweepReport {
+        let mut report = SweepReport {
+            complete: true,
+            ..SweepReport::default()
+        };
+        let mut start = None;
+        loop {
+            if Instant::now() >= stop_at {
+                report.complete = false;
+                return report;
+            }
+            let (due, next) = match self
+                .store
+                .due_documents(shard, now, SWEEP_PAGE, start.take())
+                .await
+            {
+                Ok(page) => page,
+                Err(e) => {
+                    tracing::error!(shard, error = %chain(&e), "reading due documents failed");
+                    report.failed += 1;
+                    report.complete = false;
+                    return report;
+                }
+            };
+            for (tenancy, id) in due {
+                match self.retain_document(&tenancy, id, now).await {
+                    Ok(true) => {
+                        tracing::info!(document_id = %id, "document redacted by retention");
+                        report.documents_redacted += 1;
+                    }
+                    Ok(false) => report.rearmed += 1,
+                    Err(e) => {
+                        tracing::error!(document_id = %id, error = %chain(&e), "document retention failed");
+                        report.failed += 1;
+                    }
+                }
+            }
+            match next {
+                Some(next) => start = Some(next),
+                None => return report,
+            }
+        }
+    }
+
+    /// Redacts a standalone document if its retention is due at `now` as stored (gsi4 may
+    /// be stale: a later write moved it). False when it is not (yet) due.
+    pub async fn retain_document(
+        &self,
+        tenancy: &idv::domain::values::Tenancy,
+        id: idv::domain::ids::DocumentId,
+        now: Timestamp,
+    ) -> Result<bool, ExpiryError> {
+        let Some(doc) = self.store.get_document(tenancy, id).await? else {
+            return Ok(false);
+        };
+        let due = idv::store::documents::retention_due(&self.store.retention(), tenancy, &doc);
+        if due.is_none_or(|due| due > now) {
+            return Ok(false);
+        }
+        match workflow::redact_standalone_document(&self.store, &self.objects, tenancy, id, now)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(WorkflowError::NotFound | WorkflowError::DocumentOfSession) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Continues every account redaction in progress (gsi4 `WORK#ACCOUNT_REDACTION`, oldest
+    /// first), batch after batch, until each is done or the budget is spent.
+    async fn sweep_accounts(&self, now: Timestamp, stop_at: Instant) -> SweepReport {
+        let mut report = SweepReport {
+            complete: true,
+            ..SweepReport::default()
+        };
+        let accounts = match self.store.redacting_accounts(SWEEP_PAGE).await {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::error!(error = %chain(&e), "reading redacting accounts failed");
+                report.failed += 1;
+                report.complete = false;
+                return report;
+            }
+        };
+        for (tenancy, id) in accounts {
+            match self
+                .continue_account_redaction(&tenancy, id, now, stop_at)
+                .await
+            {
+                Ok(true) => {
+                    tracing::info!(account_id = %id, "account redaction finished");
+                    report.accounts_redacted += 1;
+                }
+                Ok(false) => report.complete = false,
+                Err(e) => {
+                    tracing::error!(account_id = %id, error = %chain(&e), "account redaction failed; the next sweep continues it");
+                    report.failed += 1;
+                }
+            }
+        }
+        report
+    }
+
+    /// Runs `workflow::redact_account_step` on one account until it is done (true) or
+    /// `stop_at` passes (false: the next sweep continues from where it stopped).
+    pub async fn continue_account_redaction(
+        &self,
+        tenancy: &idv::domain::values::Tenancy,
+        id: idv::domain::ids::AccountId,
+        now: Timestamp,
+        stop_at: Instant,
+    ) -> Result<bool, ExpiryError> {
+        let actor = redaction_actor();
+        while Instant::now() < stop_at {
+            match workflow::redact_account_step(
+                &self.store,
+                &self.objects,
+                tenancy,
+                id,
+                &actor,
+                now,
+                workflow::ACCOUNT_REDACTION_BATCH,
+            )
+            .await
+            {
+                Ok(workflow::AccountRedaction::Done(_)) => return Ok(true),
+                Ok(workflow::AccountRedaction::InProgress(_)) => {}
+                Err(WorkflowError::NotFound) => return Ok(true),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(false)
     }
 
     async fn sweep_shard(

@@ -76,6 +76,7 @@ pub async fn create(
                 "no such account",
             ))
         }
+        Err(SessionWriteError::AccountRedacted) => return Err(ApiError::AccountRedacted),
         Err(SessionWriteError::Store(e)) => return Err(e.into()),
         Err(SessionWriteError::Stale(_)) => return Err(ApiError::Conflict),
     }

@@ -207,7 +207,7 @@ impl ApiError {
                 let mut o = one(
                     "invalid_transition",
                     "Invalid transition",
-                    &format!("A session that is {status} cannot take the action {action}."),
+                    &format!("Its status ({status}) does not allow the action {action}."),
                 );
                 o["meta"] = json!({"status": status, "action": action});
                 vec![o]
@@ -379,6 +379,12 @@ impl From<WorkflowError> for ApiError {
 
 impl From<Problems> for ApiError {
     fn from(p: Problems) -> Self {
+            // A document of a session is redacted with its session (README, Documents).
+            WorkflowError::DocumentOfSession => ApiError::InvalidTransition {
+                status: "in_session".to_owned(),
+                action: "redact".to_owned(),
+            },
+            WorkflowError::AccountRedacted => ApiError::AccountRedacted,
         ApiError::Validation(p)
     }
 }

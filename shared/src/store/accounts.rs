@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::{
 use serde::{Deserialize, Serialize};
 
 use super::items::{envelope, ItemKeys};
-use super::keys::{self, GSI1, GSI2, GSI3};
+use super::keys::{self, GSI1, GSI2, GSI3, GSI4};
 use super::query::{ListQuery, Page, PageRequest, Partition};
 use super::{build, decode, n, s, Store, StoreError};
 use crate::domain::account::{Account, AccountStatus};
@@ -33,6 +33,14 @@ pub fn account_item(tenancy: &Tenancy, account: &Account) -> Result<super::Item,
     ];
     if let Some(ext) = &account.external_id {
         indexes.push((GSI2, keys::external_id_pk(tenancy, ext), pos));
+    }
+    // While a redaction is in progress the sweep finds the account in gsi4.
+    if let Some(progress) = &account.redaction {
+        indexes.push((
+            GSI4,
+            keys::REDACTING_ACCOUNTS_PK.to_owned(),
+            keys::work_position(progress.started_at, tenancy, &account.id),
+        ));
     }
     envelope(
         ENTITY,
@@ -235,6 +243,243 @@ impl Store {
         self.list(&query, page)
             .await?
             .try_map(|item| decode("listing accounts", item))
+    }
+}
+
+/// A condition (in a transaction) that an account exists in this tenancy and takes new
+/// sessions and documents: no redaction started or finished. When it fails, DynamoDB returns
+/// the account if it exists, and [`account_refusal`] tells the two cases apart.
+///
+/// This is what makes `409 account_redacted` race-free: a redaction starts with a write of
+/// the account conditional on its version, so a transaction holding this check either
+/// commits before it (and the redaction finds what it wrote) or is refused.
+pub fn check_account_open(
+    store: &Store,
+    tenancy: &Tenancy,
+    id: AccountId,
+) -> Result<TransactWriteItem, StoreError> {
+    let check = build(
+        aws_sdk_dynamodb::types::ConditionCheck::builder()
+            .table_name(store.table())
+            .set_key(Some(Store::key(
+                keys::account_pk(tenancy, id),
+                keys::ACCOUNT_SK,
+            )))
+            .condition_expression(
+                "attribute_exists(pk) \
+                 AND (attribute_not_exists(#redacted_at) OR attribute_type(#redacted_at, :null)) \
+                 AND (attribute_not_exists(#redaction) OR attribute_type(#redaction, :null))",
+            )
+            .expression_attribute_names("#redacted_at", "redacted_at")
+            .expression_attribute_names("#redaction", "redaction")
+            .expression_attribute_values(":null", s("NULL"))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build(),
+    )?;
+    Ok(TransactWriteItem::builder().condition_check(check).build())
+}
+
+/// The writes that link a new child (`kind` `id`) to `account`, in the child's own
+/// transaction: [`check_account_open`] first (so a failed condition right after the
+/// child's own writes names it), then its open-child item. None without an account.
+pub fn link_child_ops(
+    store: &Store,
+    tenancy: &Tenancy,
+    account: Option<AccountId>,
+    kind: &str,
+    id: &impl std::fmt::Display,
+) -> Result<Vec<TransactWriteItem>, StoreError> {
+    let Some(account) = account else {
+        return Ok(Vec::new());
+    };
+    Ok(vec![
+        check_account_open(store, tenancy, account)?,
+        put_open_child(store, tenancy, account, kind, id)?,
+    ])
+}
+
+/// Why an account refused a new child.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountRefusal {
+    /// No such account in this tenancy.
+    Missing,
+    /// Its redaction started or finished.
+    Redacted,
+}
+
+/// If the transaction failed because of the [`check_account_open`] at index `at`, why.
+pub fn account_refusal(e: &StoreError, at: usize) -> Option<AccountRefusal> {
+    if !e.condition_failed_at(at) {
+        return None;
+    }
+    Some(match e.old_item(at) {
+        Some(_) => AccountRefusal::Redacted,
+        None => AccountRefusal::Missing,
+    })
+}
+
+/// The open-child item recording that `kind` (`SESSION`, `DOCUMENT`) `id` is linked to
+/// `account` and not yet redacted: written with the child, deleted by its redaction.
+pub fn put_open_child(
+    store: &Store,
+    tenancy: &Tenancy,
+    account: AccountId,
+    kind: &str,
+    id: &impl std::fmt::Display,
+) -> Result<TransactWriteItem, StoreError> {
+    let item = envelope(
+        OPEN_CHILD_ENTITY,
+        ItemKeys {
+            pk: keys::account_pk(tenancy, account),
+            sk: keys::open_child_sk(kind, id),
+            indexes: Vec::new(),
+        },
+        &OpenChild {
+            kind: kind.to_owned(),
+            id: id.to_string(),
+        },
+    )?;
+    let put = build(
+        Put::builder()
+            .table_name(store.table())
+            .set_item(Some(item))
+            .build(),
+    )?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+/// Deletes the open-child item of `kind` `id` (absent already is fine).
+pub fn delete_open_child(
+    store: &Store,
+    tenancy: &Tenancy,
+    account: AccountId,
+    kind: &str,
+    id: &impl std::fmt::Display,
+) -> Result<TransactWriteItem, StoreError> {
+    let delete = build(
+        Delete::builder()
+            .table_name(store.table())
+            .set_key(Some(Store::key(
+                keys::account_pk(tenancy, account),
+                keys::open_child_sk(kind, id),
+            )))
+            .build(),
+    )?;
+    Ok(TransactWriteItem::builder().delete(delete).build())
+}
+
+/// Entity name of open-child items.
+pub const OPEN_CHILD_ENTITY: &str = "open_child";
+/// Open-child kind of sessions.
+pub const OPEN_SESSION: &str = "SESSION";
+/// Open-child kind of documents.
+pub const OPEN_DOCUMENT: &str = "DOCUMENT";
+
+/// A session or document linked to an account and not yet redacted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenChild {
+    /// [`OPEN_SESSION`] or [`OPEN_DOCUMENT`].
+    pub kind: String,
+    /// Its id.
+    pub id: String,
+}
+
+impl Store {
+    /// Up to `limit` open children of an account: 1 strongly consistent Query of the
+    /// account's own partition, so a child written before the redaction started is always
+    /// seen (gsi2, which lists an account's sessions, is only eventually consistent).
+    pub async fn open_children(
+        &self,
+        tenancy: &Tenancy,
+        account: AccountId,
+        limit: i32,
+    ) -> Result<Vec<OpenChild>, StoreError> {
+        let out = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .key_condition_expression("pk = :pk AND begins_with(sk, :open)")
+            .expression_attribute_values(":pk", s(keys::account_pk(tenancy, account)))
+            .expression_attribute_values(":open", s(keys::OPEN_CHILD_SK_PREFIX))
+            .consistent_read(true)
+            .limit(limit)
+            .send()
+            .await
+            .map_err(|e| super::sdk_error("reading an account's open children", e))?;
+        out.items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| decode("reading an account's open children", item))
+            .collect()
+    }
+
+    /// Up to `limit` of an account's sessions or documents (`prefix`) that are not redacted,
+    /// from gsi2: for children written before open-child items existed. Reads page after
+    /// page (each at most 1 MB) until it has `limit` or the partition ends.
+    pub async fn unredacted_children(
+        &self,
+        tenancy: &Tenancy,
+        account: AccountId,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<Vec<super::Item>, StoreError> {
+        let mut found = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client()
+                .query()
+                .table_name(self.table())
+                .index_name(GSI2.name)
+                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                .filter_expression(
+                    "attribute_not_exists(#redacted_at) OR attribute_type(#redacted_at, :null)",
+                )
+                .expression_attribute_names("#pk", GSI2.pk)
+                .expression_attribute_names("#sk", GSI2.sk)
+                .expression_attribute_names("#redacted_at", "redacted_at")
+                .expression_attribute_values(":pk", s(keys::account_children_pk(tenancy, account)))
+                .expression_attribute_values(":prefix", s(prefix))
+                .expression_attribute_values(":null", s("NULL"))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| super::sdk_error("finding an account's unredacted children", e))?;
+            found.extend(out.items.unwrap_or_default());
+            start = out.last_evaluated_key;
+            if found.len() >= limit || start.is_none() {
+                found.truncate(limit);
+                return Ok(found);
+            }
+        }
+    }
+
+    /// One page (at most `limit`) of accounts whose redaction is in progress, oldest first
+    /// (gsi4, for the sweep): (scope, id).
+    pub async fn redacting_accounts(
+        &self,
+        limit: i32,
+    ) -> Result<Vec<(Tenancy, AccountId)>, StoreError> {
+        let out = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .index_name(GSI4.name)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", GSI4.pk)
+            .expression_attribute_values(":pk", s(keys::REDACTING_ACCOUNTS_PK))
+            .limit(limit)
+            .send()
+            .await
+            .map_err(|e| super::sdk_error("finding redacting accounts", e))?;
+        Ok(out
+            .items
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|item| item.get(GSI4.sk)?.as_s().ok())
+            .filter_map(|pos| keys::parse_work_position(pos))
+            .filter_map(|(_, tenancy, id)| Some((tenancy, AccountId::parse(&id).ok()?)))
+            .collect())
     }
 }
 

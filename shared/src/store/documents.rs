@@ -6,7 +6,7 @@
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 
 use super::items::{envelope, ItemKeys};
-use super::keys::{self, GSI1, GSI2, GSI3};
+use super::keys::{self, GSI1, GSI2, GSI3, GSI4};
 use super::query::{Filter, ListQuery, Page, PageRequest, Partition};
 use super::{build, decode, n, s, Item, Store, StoreError};
 use crate::domain::document::{Document, DocumentKind, DocumentStatus};
@@ -52,6 +52,50 @@ pub fn document_item(tenancy: &Tenancy, doc: &Document) -> Result<Item, StoreErr
     )
 }
 
+/// When retention redacts a standalone document (one of no session; a session's documents
+/// go with their session): the environment's retention after its last change, or at once
+/// when a redaction was left half done (the data is gone, its files not yet). `None` for
+/// documents of a session, those fully redacted, and environments kept forever.
+pub fn retention_due(
+    retention: &super::timers::Retention,
+    tenancy: &Tenancy,
+    doc: &Document,
+) -> Option<crate::domain::values::Timestamp> {
+    if doc.session_id.is_some() || doc.files_deleted_at.is_some() {
+        return None;
+    }
+    if let Some(at) = doc.redacted_at {
+        return Some(at);
+    }
+    Some(
+        doc.updated_at
+            .add(retention.for_environment(tenancy.environment)?),
+    )
+}
+
+/// The document's item as `store` writes it: [`document_item`] plus, for a standalone
+/// document under retention, its gsi4 entry (`TIMERS#DOCUMENT_RETENTION#shard` / due), where
+/// the sweep finds it once due. Every write of the document moves or removes that entry.
+fn stored_document_item(
+    store: &Store,
+    tenancy: &Tenancy,
+    doc: &Document,
+) -> Result<Item, StoreError> {
+    let mut item = document_item(tenancy, doc)?;
+    if let Some(due) = retention_due(&store.retention(), tenancy, doc) {
+        let id = doc.id.to_string();
+        item.insert(
+            GSI4.pk.to_owned(),
+            s(keys::document_retention_pk(keys::shard_of(&id))),
+        );
+        item.insert(
+            GSI4.sk.to_owned(),
+            s(keys::work_position(due, tenancy, &id)),
+        );
+    }
+    Ok(item)
+}
+
 /// A Put of a new document.
 pub fn put_new_document(
     store: &Store,
@@ -61,7 +105,7 @@ pub fn put_new_document(
     let put = build(
         Put::builder()
             .table_name(store.table())
-            .set_item(Some(document_item(tenancy, doc)?))
+            .set_item(Some(stored_document_item(store, tenancy, doc)?))
             .condition_expression("attribute_not_exists(pk)")
             .build(),
     )?;
@@ -78,7 +122,7 @@ pub fn put_document_if_unchanged(
     let put = build(
         Put::builder()
             .table_name(store.table())
-            .set_item(Some(document_item(tenancy, next)?))
+            .set_item(Some(stored_document_item(store, tenancy, next)?))
             .condition_expression("#version = :version")
             .expression_attribute_names("#version", "version")
             .expression_attribute_values(":version", n(expected.version))
@@ -210,6 +254,42 @@ impl Store {
             .into_iter()
             .map(|item| decode("listing documents", item))
             .collect()
+    }
+
+    /// One page (at most `limit`) of standalone documents in gsi4 `shard` whose retention is
+    /// due at `now`, earliest first, as (scope, id): a Query with a key condition, for the
+    /// sweep. gsi4 lags, so whoever acts reads the document again.
+    pub async fn due_documents(
+        &self,
+        shard: u8,
+        now: crate::domain::values::Timestamp,
+        limit: i32,
+        start: Option<Item>,
+    ) -> Result<(Vec<(Tenancy, DocumentId)>, Option<Item>), StoreError> {
+        let out = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .index_name(GSI4.name)
+            .key_condition_expression("#pk = :pk AND #sk < :bound")
+            .expression_attribute_names("#pk", GSI4.pk)
+            .expression_attribute_names("#sk", GSI4.sk)
+            .expression_attribute_values(":pk", s(keys::document_retention_pk(shard)))
+            .expression_attribute_values(":bound", s(keys::timers_due_bound(now)))
+            .limit(limit)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| super::sdk_error("finding documents due for retention", e))?;
+        let found = out
+            .items
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|item| item.get(GSI4.sk)?.as_s().ok())
+            .filter_map(|pos| keys::parse_work_position(pos))
+            .filter_map(|(_, tenancy, id)| Some((tenancy, DocumentId::parse(&id).ok()?)))
+            .collect();
+        Ok((found, out.last_evaluated_key))
     }
 
     /// The newest documents of an account as (kind, id), for linkage (1 Query).

@@ -18,11 +18,15 @@
 //! | session device | `T#DEVICE#id` | `DEVICE` | | | |
 //! | idempotency record | `T#IDEMPOTENCY#sha256` | `IDEMPOTENCY` | | `T#IDEMPOTENT_FOR#id` / pos | |
 //! | timer (expiry, retention) | `T#SESSION#id` | `TIMER#kind` | pk / sk | pk / sk | pk / sk |
+//! | open child of an account | `T#ACCOUNT#acc` | `OPEN#SESSION#id`, `OPEN#DOCUMENT#id` | | | |
 //!
 //! `T` is `tenant#environment`; `pos` is `created_at#id`, which sorts newest-last as text
 //! because timestamps have a fixed width. gsi4 holds only timers (`store::timers`):
 //! `TIMERS#kind#shard` / `due#T#id`, one partition per kind and shard, sorted by due time,
-//! so the sweep finds due timers with a key condition. Timers also sit in gsi1–gsi3 under
+//! so the sweep finds due timers with a key condition. gsi4 also holds an account while its
+//! redaction is in progress (`WORK#ACCOUNT_REDACTION` / `started#T#acc`) and a standalone
+//! document until its retention has redacted it (`TIMERS#DOCUMENT_RETENTION#shard` /
+//! `due#T#doc`), so the sweep finds those the same way. Timers also sit in gsi1–gsi3 under
 //! their own pk/sk, which no query names: DynamoDB Local's TTL only deletes items that are
 //! in every index (see `timers::timer_item`).
 
@@ -112,6 +116,15 @@ pub fn account_children_pk(tenancy: &Tenancy, account: AccountId) -> String {
 }
 /// Prefix of session sort keys within an account's children.
 pub const CHILD_SESSION_PREFIX: &str = "SESSION#";
+
+/// Prefix of the sort keys of an account's open children: one small item per session or
+/// document linked to the account and not yet redacted, in the account's own partition, so
+/// the account's redaction finds them with a strongly consistent Query (gsi2 lags).
+pub const OPEN_CHILD_SK_PREFIX: &str = "OPEN#";
+/// Sort key of the open-child item of `child` (`SESSION#sess_…`, `DOCUMENT#doc_…`).
+pub fn open_child_sk(kind: &str, id: &impl std::fmt::Display) -> String {
+    format!("{OPEN_CHILD_SK_PREFIX}{kind}#{id}")
+}
 
 /// Partition of an account.
 pub fn account_pk(tenancy: &Tenancy, id: AccountId) -> String {
@@ -243,6 +256,43 @@ pub fn timers_pk(kind: &str, shard: u8) -> String {
 pub fn timer_position(due: Timestamp, tenancy: &Tenancy, id: SessionId) -> String {
     format!("{due}#{}#{id}", tenancy_prefix(tenancy))
 }
+/// gsi4 partition of the accounts whose redaction is in progress: an account sits there
+/// (sorted by `started_at`) only while its `redaction` is set, and the sweep finishes it.
+pub const REDACTING_ACCOUNTS_PK: &str = "WORK#ACCOUNT_REDACTION";
+/// gsi4 partition of standalone documents by retention due time, in `shard` (the same
+/// [`TIMER_SHARDS`] spread as timers).
+pub fn document_retention_pk(shard: u8) -> String {
+    format!("TIMERS#DOCUMENT_RETENTION#{shard}")
+}
+/// The shard of any id (FNV-1a, as [`timer_shard`]).
+pub fn shard_of(id: &str) -> u8 {
+    let hash = id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    // The remainder is below TIMER_SHARDS, so it fits.
+    (hash % u64::from(TIMER_SHARDS)) as u8
+}
+/// gsi4 sort key of a work item (a redacting account, a standalone document's retention):
+/// due time, scope, id, like [`timer_position`].
+pub fn work_position(due: Timestamp, tenancy: &Tenancy, id: &impl std::fmt::Display) -> String {
+    format!("{due}#{}#{id}", tenancy_prefix(tenancy))
+}
+/// Reads a [`work_position`] back: due time, scope and the id as text.
+pub fn parse_work_position(position: &str) -> Option<(Timestamp, Tenancy, String)> {
+    let mut parts = position.splitn(4, '#');
+    let due = Timestamp::parse(parts.next()?)?;
+    let tenant = crate::domain::values::TenantId::parse(parts.next()?)?;
+    let environment = crate::domain::values::Environment::parse(parts.next()?)?;
+    Some((
+        due,
+        Tenancy {
+            tenant,
+            environment,
+        },
+        parts.next()?.to_owned(),
+    ))
+}
+
 /// Reads a [`timer_position`] back.
 pub fn parse_timer_position(position: &str) -> Option<(Timestamp, Tenancy, SessionId)> {
     let mut parts = position.splitn(4, '#');

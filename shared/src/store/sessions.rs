@@ -160,6 +160,9 @@ pub enum SessionWriteError {
     /// The linked account does not exist in this scope.
     #[error("the account does not exist")]
     AccountMissing,
+    /// The linked account's redaction started or finished: it takes no new session.
+    #[error("the account is redacted")]
+    AccountRedacted,
     /// Anything else.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -182,7 +185,9 @@ pub struct SessionFilter {
 
 impl Store {
     /// Writes a new session and its `session.created` event; with `account`, also checks in
-    /// the same transaction that the account exists in this scope.
+    /// the same transaction that the account exists in this scope and is not being redacted
+    /// (`accounts::check_account_open`), and records the session as the account's open
+    /// child, which the account's redaction finds with a consistent read.
     pub async fn create_session(
         &self,
         tenancy: &Tenancy,
@@ -194,13 +199,26 @@ impl Store {
             session_write_ops(self, tenancy, None, session, std::slice::from_ref(created))?;
         let account_check = ops.len();
         if let Some(account) = account {
-            ops.push(super::accounts::check_account_exists(
-                self, tenancy, account,
+            ops.push(super::accounts::check_account_open(self, tenancy, account)?);
+            ops.push(super::accounts::put_open_child(
+                self,
+                tenancy,
+                account,
+                super::accounts::OPEN_SESSION,
+                &session.id,
             )?);
         }
         match self.transact("creating a session", ops).await {
-            Err(e) if account.is_some() && e.condition_failed_at(account_check) => {
-                Err(SessionWriteError::AccountMissing)
+            Err(e) if account.is_some() => {
+                match super::accounts::account_refusal(&e, account_check) {
+                    Some(super::accounts::AccountRefusal::Missing) => {
+                        Err(SessionWriteError::AccountMissing)
+                    }
+                    Some(super::accounts::AccountRefusal::Redacted) => {
+                        Err(SessionWriteError::AccountRedacted)
+                    }
+                    None => Err(e.into()),
+                }
             }
             other => Ok(other?),
         }
