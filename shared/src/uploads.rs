@@ -4,11 +4,16 @@
 //! `submit` for files still `pending_upload`, so a lost event cannot strand a document. The
 //! check is idempotent: a file that is no longer pending is left as it is, and a redelivered
 //! event changes nothing.
+//!
+//! The object is read once; its size, type, header and checksum are checked on those bytes
+//! and their SHA-256 is recorded on the file. Every later read (the verification, or a new
+//! event for an already uploaded file, which a write behind the upload URL would send)
+//! hashes the bytes it reads again: other bytes reject the file as `object_replaced`.
 
 use crate::domain::document::{check_upload, parse_object_key, Arrival, FileStatus, RejectReason};
 use crate::domain::ids::{DocumentId, FileId};
 use crate::domain::values::{Tenancy, Timestamp};
-use crate::store::objects::{Objects, HEAD_BYTES};
+use crate::store::objects::{sha256_base64, Fetched, Objects};
 use crate::store::Store;
 use crate::workflow::WorkflowError;
 
@@ -53,6 +58,27 @@ pub async fn check_file(
             objects.delete(&key).await?;
             return Ok(UploadCheck::Undeclared);
         }
+        if declared.status == FileStatus::Uploaded {
+            // A new event for an uploaded file: a redelivery (same bytes, nothing to do) or
+            // a write behind our back, which the recorded hash tells.
+            let Some(recorded) = declared.sha256.as_deref() else {
+                return Ok(UploadCheck::AlreadyDecided(declared.status));
+            };
+            let Some(bytes) = objects.get(&key).await? else {
+                return Ok(UploadCheck::AlreadyDecided(declared.status));
+            };
+            if sha256_base64(&bytes) == recorded {
+                return Ok(UploadCheck::AlreadyDecided(declared.status));
+            }
+            let Some(next) = current.with_files_replaced(&[file], now) else {
+                continue;
+            };
+            if !store.replace_document(tenancy, &current, &next).await? {
+                continue;
+            }
+            objects.delete(&key).await?;
+            return Ok(UploadCheck::Rejected(RejectReason::ObjectReplaced));
+        }
         if declared.status != FileStatus::PendingUpload {
             if declared.status == FileStatus::Rejected {
                 // A second PUT to a still-valid URL: the file stays rejected, the bytes go.
@@ -60,36 +86,29 @@ pub async fn check_file(
             }
             return Ok(UploadCheck::AlreadyDecided(declared.status));
         }
-        let Some(size) = objects.size(&key).await? else {
-            return Ok(UploadCheck::NotArrived);
+        let outcome = match objects.fetch_sized(&key, declared.byte_size).await? {
+            Fetched::Missing => return Ok(UploadCheck::NotArrived),
+            Fetched::OtherSize(_) => Err(RejectReason::SizeMismatch),
+            Fetched::Bytes(bytes) => {
+                let sha = sha256_base64(&bytes);
+                check_upload(
+                    &declared,
+                    &Arrival {
+                        bytes: &bytes,
+                        sha256_base64: &sha,
+                    },
+                )
+                .map(|()| sha)
+            }
         };
-        let outcome = if size != declared.byte_size {
-            Err(RejectReason::SizeMismatch)
-        } else {
-            let Some(head) = objects.head_bytes(&key, HEAD_BYTES).await? else {
-                return Ok(UploadCheck::NotArrived);
-            };
-            let sha = match declared.checksum {
-                Some(_) => objects.sha256_base64(&key).await?,
-                None => None,
-            };
-            check_upload(
-                &declared,
-                &Arrival {
-                    size,
-                    head: &head,
-                    sha256_base64: sha.as_deref(),
-                },
-            )
-        };
-        let Some(next) = current.with_file_outcome(file, outcome, now) else {
+        let Some(next) = current.with_file_outcome(file, outcome.clone(), now) else {
             continue;
         };
         if !store.replace_document(tenancy, &current, &next).await? {
             continue;
         }
         return Ok(match outcome {
-            Ok(()) => UploadCheck::Uploaded,
+            Ok(_) => UploadCheck::Uploaded,
             Err(reason) => {
                 objects.delete(&key).await?;
                 UploadCheck::Rejected(reason)

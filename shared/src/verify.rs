@@ -15,9 +15,9 @@ use time::{Date, Duration};
 
 use crate::config::ConfigError;
 use crate::domain::applicant::{Address, ApplicantData, IdentityNumber, Name};
-use crate::domain::document::{Document, DocumentStatus, FileStatus, Side};
+use crate::domain::document::{Document, DocumentStatus, FileStatus, RejectReason, Side};
 use crate::domain::event::{Actor, Event};
-use crate::domain::ids::{DocumentId, SessionId, VerificationId};
+use crate::domain::ids::{DocumentId, FileId, SessionId, VerificationId};
 use crate::domain::session::{Action, DocumentRef, Session, SessionStatus};
 use crate::domain::validation::{ProblemKind, Problems};
 use crate::domain::values::{CountryCode, Tenancy, Timestamp};
@@ -25,7 +25,7 @@ use crate::domain::verification::{
     Verification, VerificationKind, VerificationRef, VerificationStatus,
 };
 use crate::store::documents::put_document_if_unchanged;
-use crate::store::objects::Objects;
+use crate::store::objects::{sha256_base64, Objects};
 use crate::store::sessions::session_write_ops;
 use crate::store::verifications::{put_sighting, put_verification, Sighting};
 use crate::store::{Store, StoreError};
@@ -329,10 +329,21 @@ pub async fn run(
         }
 
         let mut files = Vec::with_capacity(uploaded.len());
+        // Files whose bytes are no longer the ones the upload checker checked.
+        let mut replaced: Vec<(FileId, &str)> = Vec::new();
         for f in &uploaded {
             // A file deleted since (redaction in flight) is simply absent: the checks see
             // fewer files, never stale ones.
             if let Some(bytes) = objects.get(&f.object_key).await? {
+                // The hash is of the very bytes the checks get. Files checked before hashes
+                // were recorded have none and are read as they are.
+                if f.sha256
+                    .as_deref()
+                    .is_some_and(|recorded| sha256_base64(&bytes) != recorded)
+                {
+                    replaced.push((f.id, f.object_key.as_str()));
+                    continue;
+                }
                 files.push(InputFile {
                     bytes,
                     content_type: f.content_type.as_str().to_owned(),
@@ -342,6 +353,24 @@ pub async fn run(
                     }),
                 });
             }
+        }
+        if files.is_empty() && !replaced.is_empty() {
+            // Nothing checked is left to verify: the replaced files are rejected (and their
+            // objects deleted) and the request is refused like one for a document with no
+            // uploaded file; no verification is recorded, the session is unchanged.
+            let ids: Vec<FileId> = replaced.iter().map(|(id, _)| *id).collect();
+            if let Some(next) = doc.with_files_replaced(&ids, now) {
+                if !store.replace_document(tenancy, &doc, &next).await? {
+                    continue;
+                }
+            }
+            delete_replaced(objects, &replaced).await;
+            return Err(problem(
+                ProblemKind::Relationship,
+                "/data/relationships/document/data/id",
+                "the document's files changed after they were checked (object_replaced): \
+                 they were rejected; upload them again in a new document",
+            ));
         }
         let data = session.as_ref().and_then(session_data);
         let mut fingerprint = None;
@@ -417,6 +446,13 @@ pub async fn run(
         };
 
         let mut next_doc = doc.clone();
+        // Replaced files were left out of the checks; they are rejected in the same write.
+        for f in &mut next_doc.files {
+            if replaced.iter().any(|(id, _)| *id == f.id) {
+                f.status = FileStatus::Rejected;
+                f.reason = Some(RejectReason::ObjectReplaced);
+            }
+        }
         next_doc.status = if status == VerificationStatus::RequiresRetry {
             DocumentStatus::Failed
         } else {
@@ -467,7 +503,10 @@ pub async fn run(
             written_session = Some(next);
         }
         match store.transact("writing a verification", ops).await {
-            Ok(()) => return Ok((verification, written_session)),
+            Ok(()) => {
+                delete_replaced(objects, &replaced).await;
+                return Ok((verification, written_session));
+            }
             Err(StoreError::ConditionFailed { .. }) | Err(StoreError::TransactionConflict) => {
                 continue
             }
@@ -475,6 +514,16 @@ pub async fn run(
         }
     }
     Err(WorkflowError::Conflict.into())
+}
+
+/// Deletes the objects of files rejected as `object_replaced`. The rejection is already
+/// written, so a failed delete only leaves bytes nothing will read again (logged).
+async fn delete_replaced(objects: &Objects, replaced: &[(FileId, &str)]) {
+    for (_, key) in replaced {
+        if let Err(e) = objects.delete(key).await {
+            tracing::warn!(error = %crate::http::error::chain(&e), "a replaced object was not deleted");
+        }
+    }
 }
 
 /// What a verification does to its session, event by event: `created`/`started` →
@@ -553,6 +602,16 @@ fn session_changes(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_upload_check_and_the_engine_share_the_image_caps() {
+        let limits = idv_checks::ImageLimits::default();
+        assert_eq!(crate::domain::document::MAX_IMAGE_PIXELS, limits.max_pixels);
+        assert_eq!(
+            crate::domain::document::MAX_IMAGE_DIMENSION,
+            limits.max_dimension
+        );
+    }
     use crate::domain::applicant::Person;
 
     #[test]

@@ -694,11 +694,24 @@ pub async fn get_download(url: &str) -> (u16, Vec<u8>) {
     .expect("join")
 }
 
-/// `n` bytes that start like a JPEG.
+/// `n` bytes (at least 27) of a JPEG whose header the upload checker accepts: SOI, an
+/// 800 x 600 frame header, comment segments of `seed`-dependent filler, EOI. Its pixels do
+/// not decode: for tests of the upload flow, not of verifications.
 pub fn jpeg_bytes(n: usize, seed: u8) -> Vec<u8> {
-    let mut v = vec![0xFF, 0xD8, 0xFF, 0xE0];
-    v.extend((0..n.saturating_sub(4)).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)));
-    v.truncate(n);
+    let mut v = vec![
+        0xFF, 0xD8, 0xFF, 0xC0, 0, 11, 8, 0x02, 0x58, 0x03, 0x20, 1, 1, 0x11, 0,
+    ];
+    let mut i = 0usize;
+    // Each comment segment: marker, 2-byte length (itself included), filler.
+    while v.len() + 4 + 2 <= n {
+        let len = (n - v.len() - 6).min(65_533);
+        v.extend_from_slice(&[0xFF, 0xFE]);
+        v.extend_from_slice(&u16::try_from(len + 2).expect("segment").to_be_bytes());
+        v.extend((0..len).map(|k| ((i + k) as u8).wrapping_mul(31).wrapping_add(seed)));
+        i += len;
+    }
+    v.extend_from_slice(&[0xFF, 0xD9]);
+    v.resize(n, 0);
     v
 }
 

@@ -6,7 +6,7 @@
 
 use axum::extract::{Path, State};
 use axum::response::Response;
-use idv::domain::auth::Permission;
+use idv::domain::auth::{Permission, Principal};
 use idv::domain::document::{
     object_key, Document, DocumentFile, DocumentKind, DocumentStatus, FileStatus,
 };
@@ -72,6 +72,7 @@ fn declare(
                 reason: None,
                 object_key: object_key(tenancy, doc, id),
                 uploaded_at: None,
+                sha256: None,
             }
         })
         .collect()
@@ -106,9 +107,20 @@ async fn upload_urls(st: &AppState, files: &[&DocumentFile]) -> Result<Value, Ap
     Ok(Value::Array(out))
 }
 
-/// Download URLs for the uploaded files.
-async fn download_urls(st: &AppState, doc: &Document) -> Result<Vec<Option<String>>, ApiError> {
+/// Download URLs for the uploaded files, only for a caller holding `documents:read`: a
+/// `documents:write`-only key (an upload client) gets `null`s and no presigning is done.
+async fn download_urls(
+    st: &AppState,
+    doc: &Document,
+    principal: &Principal,
+) -> Result<Vec<Option<String>>, ApiError> {
     let mut urls = Vec::with_capacity(doc.files.len());
+    // `may_see` also notes the scope, so an idempotent replay of this answer goes only to
+    // keys holding it.
+    if !principal.can(Permission::DocumentsRead) {
+        urls.resize(doc.files.len(), None);
+        return Ok(urls);
+    }
     for f in &doc.files {
         urls.push(
             if f.status == FileStatus::Uploaded && doc.redacted_at.is_none() {
@@ -121,8 +133,16 @@ async fn download_urls(st: &AppState, doc: &Document) -> Result<Vec<Option<Strin
     Ok(urls)
 }
 
-async fn render_doc(st: &AppState, doc: &Document) -> Result<Value, ApiError> {
-    Ok(render::document(doc, &download_urls(st, doc).await?))
+/// The document as `principal` may see it (download URLs only with `documents:read`).
+async fn render_doc(
+    st: &AppState,
+    doc: &Document,
+    principal: &Principal,
+) -> Result<Value, ApiError> {
+    Ok(render::document(
+        doc,
+        &download_urls(st, doc, principal).await?,
+    ))
 }
 
 fn document_response(
@@ -334,7 +354,7 @@ pub async fn redact(
     );
     Ok(document_response(
         http::StatusCode::CREATED,
-        render_doc(&st, &doc).await?,
+        render_doc(&st, &doc, &principal).await?,
         Some(meta),
         Some(&location),
     ))
@@ -368,7 +388,7 @@ pub async fn show(
     .await?;
     Ok(document_response(
         http::StatusCode::OK,
-        render_doc(&st, &doc).await?,
+        render_doc(&st, &doc, &principal).await?,
         None,
         None,
     ))
@@ -406,7 +426,7 @@ pub async fn add_file(
         if st.store.replace_document(tenancy, &current, &next).await? {
             return Ok(document_response(
                 http::StatusCode::CREATED,
-                render_doc(&st, &next).await?,
+                render_doc(&st, &next, &principal).await?,
                 Some(meta),
                 None,
             ));
@@ -470,7 +490,7 @@ pub async fn submit(
             Ok(true) => {
                 return Ok(document_response(
                     http::StatusCode::OK,
-                    render_doc(&st, &next).await?,
+                    render_doc(&st, &next, &principal).await?,
                     None,
                     None,
                 ));
@@ -576,7 +596,7 @@ pub async fn list(
         .await?;
     let mut data = Vec::with_capacity(page.items.len());
     for (_, d) in &page.items {
-        data.push(render_doc(&st, d).await?);
+        data.push(render_doc(&st, d, &principal).await?);
     }
     let path = format!("/v1/identity/documents/{}", kind.path_segment());
     let doc = collection(&base, &path, &params, &cursors, &page, data);

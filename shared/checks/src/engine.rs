@@ -30,7 +30,7 @@ use crate::types::{age_on, format_date, Address, DocumentType, InputFile, Person
 
 /// Version of the rules below. Bumped whenever a check's logic, a default threshold or a
 /// reason code changes, so stored results say which rules produced them (README).
-pub const RULE_SET_VERSION: &str = "idv-checks/2025.1";
+pub const RULE_SET_VERSION: &str = "idv-checks/2025.2";
 
 /// Outcome of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -316,20 +316,50 @@ pub struct Outcome {
     pub rule_set_version: &'static str,
 }
 
-fn detect(file: &InputFile) -> &'static str {
+/// What the bytes are, from their magic bytes: `jpeg`, `png`, `pdf` or `unknown`. Bytes are
+/// `text` (an MRZ typed out, a barcode payload) only when the caller declares
+/// `text/plain` explicitly: the API declares only images and PDFs, so no upload is ever
+/// read as text, however ASCII its bytes.
+fn sniffed(file: &InputFile) -> &'static str {
     let b = &file.bytes;
     match image_quality::sniff(b) {
         Some(image::ImageFormat::Png) => "png",
         Some(_) => "jpeg",
         None if pdf_text::looks_like_pdf(b) => "pdf",
-        None if !b.is_empty()
-            && (file.content_type.starts_with("text/")
-                || b.iter()
-                    .all(|c| c.is_ascii_graphic() || c.is_ascii_whitespace())) =>
-        {
-            "text"
-        }
+        None if file.content_type == "text/plain" && !b.is_empty() => "text",
         None => "unknown",
+    }
+}
+
+/// [`sniffed`], and whether that is what was declared: a file is used only as the type
+/// it was declared as (`image/jpeg` must be a JPEG, …). An undeclared or unknown media
+/// type is taken as sniffed, never as text.
+fn detect(file: &InputFile) -> (&'static str, bool) {
+    let found = sniffed(file);
+    let declared = match file.content_type.as_str() {
+        "image/jpeg" => "jpeg",
+        "image/png" => "png",
+        "application/pdf" => "pdf",
+        "text/plain" => "text",
+        _ => return (found, found != "text"),
+    };
+    (found, found == declared)
+}
+
+/// Counts decoded pixels against the verification's budget, file after file.
+struct PixelBudget(u64);
+
+impl PixelBudget {
+    fn of(cfg: &Config) -> Self {
+        PixelBudget(cfg.image.max_total_pixels)
+    }
+
+    fn inspect(
+        &mut self,
+        bytes: &[u8],
+        cfg: &Config,
+    ) -> Result<image_quality::DecodedImage, image_quality::ImageError> {
+        image_quality::inspect_within(bytes, &cfg.image, &mut self.0)
     }
 }
 
@@ -352,9 +382,10 @@ pub fn extract_idv(files: &[InputFile], cfg: &Config) -> IdvExtraction {
         mrz_text: None,
     };
     let mut mrz_texts: Vec<(String, &'static str)> = Vec::new();
+    let mut budget = PixelBudget::of(cfg);
     for (index, file) in files.iter().enumerate() {
-        let detected = if file.bytes.is_empty() {
-            "unknown"
+        let (detected, as_declared) = if file.bytes.is_empty() {
+            ("unknown", true)
         } else {
             detect(file)
         };
@@ -366,8 +397,13 @@ pub fn extract_idv(files: &[InputFile], cfg: &Config) -> IdvExtraction {
             quality: None,
             barcode_view: None,
         };
+        if !as_declared {
+            report.error = Some("content_type_mismatch");
+            ext.files.push(report);
+            continue;
+        }
         match detected {
-            "jpeg" | "png" => match image_quality::inspect(&file.bytes, &cfg.image) {
+            "jpeg" | "png" => match budget.inspect(&file.bytes, cfg) {
                 Err(e) => report.error = Some(e.code()),
                 Ok(img) => {
                     // A blurred or tiny image already means a retry; reading it would only
@@ -1003,9 +1039,10 @@ pub fn extract_address(files: &[InputFile], cfg: &Config) -> AddressExtraction {
         files: Vec::new(),
         document: None,
     };
+    let mut budget = PixelBudget::of(cfg);
     for (index, file) in files.iter().enumerate() {
-        let detected = if file.bytes.is_empty() {
-            "unknown"
+        let (detected, as_declared) = if file.bytes.is_empty() {
+            ("unknown", true)
         } else {
             detect(file)
         };
@@ -1017,6 +1054,11 @@ pub fn extract_address(files: &[InputFile], cfg: &Config) -> AddressExtraction {
             quality: None,
             barcode_view: None,
         };
+        if !as_declared {
+            report.error = Some("content_type_mismatch");
+            out.files.push(report);
+            continue;
+        }
         match detected {
             "pdf" => {
                 if out.document.is_none() {
@@ -1026,7 +1068,7 @@ pub fn extract_address(files: &[InputFile], cfg: &Config) -> AddressExtraction {
                     }
                 }
             }
-            "jpeg" | "png" => match image_quality::inspect(&file.bytes, &cfg.image) {
+            "jpeg" | "png" => match budget.inspect(&file.bytes, cfg) {
                 Ok(img) => {
                     report.quality = Some(img.report);
                     report.error = Some("no_text_layer");

@@ -23,6 +23,11 @@ pub struct ImageLimits {
     pub max_pixels: u64,
     /// Largest single dimension accepted.
     pub max_dimension: u32,
+    /// Most pixels decoded per verification, summed over its files (each file's header
+    /// is read, and its pixels taken from the budget, before it is decoded): bounds a
+    /// verification's work whatever its number of files. The default holds four
+    /// 12-megapixel phone photos, or one photo at `max_pixels` and a smaller one.
+    pub max_total_pixels: u64,
     /// Largest allocation the decoder may make, in bytes.
     pub max_alloc_bytes: u64,
     /// Shortest side must be at least this many pixels.
@@ -42,6 +47,7 @@ impl Default for ImageLimits {
         ImageLimits {
             max_pixels: 40_000_000,
             max_dimension: 16_384,
+            max_total_pixels: 50_000_000,
             max_alloc_bytes: 512 * 1024 * 1024,
             min_short_side: 600,
             min_sharpness: 100.0,
@@ -72,6 +78,14 @@ pub enum ImageError {
     /// The decoder failed or hit an allocation limit.
     #[error("image could not be decoded")]
     Corrupt,
+    /// Decoding it would take the verification past `max_total_pixels`.
+    #[error("image of {width}x{height} exceeds what is left of the verification's pixel budget")]
+    OverBudget {
+        /// Declared width.
+        width: u32,
+        /// Declared height.
+        height: u32,
+    },
 }
 
 impl ImageError {
@@ -82,6 +96,7 @@ impl ImageError {
             ImageError::UnsupportedFormat => "unsupported_format",
             ImageError::TooLarge { .. } => "image_too_large",
             ImageError::Corrupt => "corrupt_image",
+            ImageError::OverBudget { .. } => "pixel_budget_exceeded",
         }
     }
 }
@@ -129,6 +144,18 @@ pub fn sniff(bytes: &[u8]) -> Option<ImageFormat> {
 /// Decodes and measures an image. Dimensions are read from the header and checked against
 /// the limits first, so a decompression bomb costs a header parse, not a decode.
 pub fn inspect(bytes: &[u8], limits: &ImageLimits) -> Result<DecodedImage, ImageError> {
+    let mut unlimited = u64::MAX;
+    inspect_within(bytes, limits, &mut unlimited)
+}
+
+/// [`inspect`] against a pixel budget shared by several images: the image's header
+/// dimensions are taken from `budget` before anything is decoded, and an image that does
+/// not fit is refused (`pixel_budget_exceeded`) without decoding.
+pub fn inspect_within(
+    bytes: &[u8],
+    limits: &ImageLimits,
+    budget: &mut u64,
+) -> Result<DecodedImage, ImageError> {
     if bytes.is_empty() {
         return Err(ImageError::Empty);
     }
@@ -145,6 +172,11 @@ pub fn inspect(bytes: &[u8], limits: &ImageLimits) -> Result<DecodedImage, Image
     {
         return Err(ImageError::TooLarge { width, height });
     }
+    let pixels = u64::from(width) * u64::from(height);
+    if pixels > *budget {
+        return Err(ImageError::OverBudget { width, height });
+    }
+    *budget -= pixels;
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     let mut decoder_limits = Limits::default();
     decoder_limits.max_image_width = Some(limits.max_dimension);

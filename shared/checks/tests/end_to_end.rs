@@ -509,3 +509,75 @@ fn unreadable_address_documents_require_retry() {
         );
     }
 }
+
+#[test]
+fn typed_mrz_declared_as_an_image_is_not_read() {
+    let cfg = Config::default();
+    let c = Context {
+        declared_type: Some(DocumentType::Passport),
+        declared_country: None,
+        ..ctx(&cfg)
+    };
+    let typed = fixtures::mrz_td3(&MrzFields::default()).into_bytes();
+    for ct in [
+        "image/jpeg",
+        "image/png",
+        "application/pdf",
+        "",
+        "application/octet-stream",
+    ] {
+        let o = idv(
+            &[InputFile {
+                bytes: typed.clone(),
+                content_type: ct.into(),
+                side: None,
+            }],
+            &c,
+        );
+        assert_eq!(o.status, VerificationStatus::RequiresRetry, "{ct}");
+        assert_eq!(
+            check(&o, "mrz_valid").status,
+            CheckStatus::NotApplicable,
+            "{ct}"
+        );
+        let x = serde_json::to_value(&o.extracted).unwrap();
+        assert_eq!(x["document"]["type"], serde_json::Value::Null, "{ct}");
+    }
+    // A photo declared as a PNG is not used either.
+    let o = idv(
+        &[InputFile {
+            content_type: "image/png".into(),
+            ..jpeg(&LicenceFields::default(), Variant::Clean)
+        }],
+        &ctx(&cfg),
+    );
+    assert_eq!(
+        check(&o, "image_quality").reasons,
+        vec!["content_type_mismatch"]
+    );
+    assert_eq!(o.status, VerificationStatus::RequiresRetry);
+}
+
+#[test]
+fn decoded_pixels_are_budgeted_per_verification() {
+    let licence = jpeg(&LicenceFields::default(), Variant::Clean);
+    let size = image_quality::inspect(&licence.bytes, &ImageLimits::default())
+        .expect("decodes")
+        .report;
+    let per_file = u64::from(size.width) * u64::from(size.height);
+    let mut cfg = Config::default();
+    cfg.image.max_total_pixels = per_file * 2;
+    let files = vec![licence.clone(), licence.clone(), licence];
+    let ext = extract_idv(&files, &cfg);
+    let errors: Vec<_> = ext.files.iter().map(|f| f.error).collect();
+    assert_eq!(errors, [None, None, Some("pixel_budget_exceeded")]);
+    assert!(ext.files[2].quality.is_none(), "the third is not decoded");
+    assert!(ext.barcode.is_some(), "the first files are still read");
+    let o = evaluate_idv(&ext, &ctx(&cfg));
+    assert_eq!(o.status, VerificationStatus::RequiresRetry);
+    assert!(check(&o, "image_quality")
+        .reasons
+        .contains(&"pixel_budget_exceeded"));
+    // The default budget holds four 12-megapixel phone photos.
+    assert!(Config::default().image.max_total_pixels >= 4 * 4032 * 3024);
+}

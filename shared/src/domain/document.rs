@@ -18,6 +18,11 @@ pub const MAX_FILES: usize = 4;
 /// Most verifications recorded on one document (a standalone document can be verified
 /// again and again; a linked one is bounded by its session's cap as well).
 pub const MAX_VERIFICATIONS: usize = 100;
+/// Largest image the upload check accepts, in pixels (width × height read from the
+/// header). The same cap as the check engine's default `image.max_pixels`.
+pub const MAX_IMAGE_PIXELS: u64 = 40_000_000;
+/// Largest image side the upload check accepts (the engine's `image.max_dimension`).
+pub const MAX_IMAGE_DIMENSION: u32 = 16_384;
 
 /// The two kinds of document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -164,6 +169,14 @@ pub enum RejectReason {
     ContentTypeMismatch,
     /// Its SHA-256 differs from `checksum`.
     ChecksumMismatch,
+    /// Its bytes do not parse as the declared image type (no valid header).
+    NotDecodable,
+    /// Its header promises more pixels, or a longer side, than the service decodes
+    /// (a decompression bomb, or simply too large a photo).
+    ImageTooLarge,
+    /// It was checked and later read with other bytes than the ones checked (the object
+    /// was replaced behind the upload URL): nothing of it is used.
+    ObjectReplaced,
 }
 
 /// A declared file.
@@ -189,6 +202,11 @@ pub struct DocumentFile {
     pub object_key: String,
     /// When it was found valid.
     pub uploaded_at: Option<Timestamp>,
+    /// Base64 SHA-256 of the bytes the upload checker checked; every later read recomputes
+    /// it and refuses other bytes (`object_replaced`). `None` on files checked before it
+    /// was recorded.
+    #[serde(default)]
+    pub sha256: Option<String>,
 }
 
 /// Where a document is in its life.
@@ -322,12 +340,13 @@ impl Document {
         !self.files.is_empty() && self.files.iter().all(|f| f.status == FileStatus::Uploaded)
     }
 
-    /// The document with file `id` marked as `outcome` decided at `now`, or `None` if the
-    /// file is not pending any more (a redelivered event, or a race with `submit`).
+    /// The document with file `id` marked as `outcome` decided at `now` (`Ok` holds the
+    /// base64 SHA-256 of the bytes checked), or `None` if the file is not pending any more
+    /// (a redelivered event, or a race with `submit`).
     pub fn with_file_outcome(
         &self,
         id: FileId,
-        outcome: Result<(), RejectReason>,
+        outcome: Result<String, RejectReason>,
         now: Timestamp,
     ) -> Option<Document> {
         let idx = self.files.iter().position(|f| f.id == id)?;
@@ -338,10 +357,11 @@ impl Document {
         let mut next = self.clone();
         let file = &mut next.files[idx];
         match outcome {
-            Ok(()) => {
+            Ok(sha256) => {
                 file.status = FileStatus::Uploaded;
                 file.uploaded_at = Some(now);
                 file.reason = None;
+                file.sha256 = Some(sha256);
             }
             Err(reason) => {
                 file.status = FileStatus::Rejected;
@@ -349,6 +369,30 @@ impl Document {
             }
         }
         next.updated_at = now;
+        next.version += 1;
+        Some(next)
+    }
+
+    /// The document with the uploaded files `ids` rejected as `object_replaced` (their bytes
+    /// are no longer the ones checked), or `None` if none of them is uploaded any more or
+    /// the document was redacted.
+    pub fn with_files_replaced(&self, ids: &[FileId], now: Timestamp) -> Option<Document> {
+        if self.redacted_at.is_some() {
+            return None;
+        }
+        let mut next = self.clone();
+        let mut changed = false;
+        for f in &mut next.files {
+            if ids.contains(&f.id) && f.status == FileStatus::Uploaded {
+                f.status = FileStatus::Rejected;
+                f.reason = Some(RejectReason::ObjectReplaced);
+                changed = true;
+            }
+        }
+        if !changed {
+            return None;
+        }
+        next.updated_at = now.at_least(self.updated_at);
         next.version += 1;
         Some(next)
     }
@@ -364,6 +408,7 @@ impl Document {
         for f in &mut next.files {
             f.filename = None;
             f.checksum = None;
+            f.sha256 = None;
         }
         next.extracted = None;
         next.status = DocumentStatus::Redacted;
@@ -406,26 +451,98 @@ pub fn parse_object_key(key: &str) -> Option<(Tenancy, DocumentId, FileId)> {
     ))
 }
 
-/// What is known about an uploaded object.
+/// An uploaded object as the upload checker read it (one read: every check below and the
+/// recorded hash are of these same bytes).
 pub struct Arrival<'a> {
-    /// Its size.
-    pub size: u64,
-    /// Its first bytes (at least 8, when the object has that many).
-    pub head: &'a [u8],
-    /// Its SHA-256 in base64, when the declaration has a checksum.
-    pub sha256_base64: Option<&'a str>,
+    /// Its bytes.
+    pub bytes: &'a [u8],
+    /// Their SHA-256 in base64.
+    pub sha256_base64: &'a str,
 }
 
-/// Checks an arrived object against its declaration.
+/// Width and height from a JPEG's or PNG's header, `None` when the bytes are not a
+/// well-formed header of `content_type` (PDFs have none: `None`). Reads markers and
+/// chunks only, never pixels, so it costs the same for a bomb as for a thumbnail.
+pub fn image_dimensions(content_type: ContentType, bytes: &[u8]) -> Option<(u32, u32)> {
+    let be16 = |i: usize| -> Option<u32> {
+        Some(u32::from(u16::from_be_bytes([
+            *bytes.get(i)?,
+            *bytes.get(i + 1)?,
+        ])))
+    };
+    let be32 = |i: usize| -> Option<u32> {
+        Some(u32::from_be_bytes(bytes.get(i..i + 4)?.try_into().ok()?))
+    };
+    match content_type {
+        ContentType::Pdf => None,
+        ContentType::Png => {
+            // Signature, then IHDR first: length 13, the type, width, height.
+            if !content_type.matches(bytes) || be32(8)? != 13 || bytes.get(12..16)? != b"IHDR" {
+                return None;
+            }
+            Some((be32(16)?, be32(20)?))
+        }
+        ContentType::Jpeg => {
+            if !bytes.starts_with(&[0xFF, 0xD8]) {
+                return None;
+            }
+            let mut i = 2;
+            loop {
+                if *bytes.get(i)? != 0xFF {
+                    return None;
+                }
+                // Fill bytes: any number of 0xFF before a marker.
+                while *bytes.get(i + 1)? == 0xFF {
+                    i += 1;
+                }
+                let marker = *bytes.get(i + 1)?;
+                match marker {
+                    // Standalone markers carry no length.
+                    0x01 | 0xD0..=0xD7 => i += 2,
+                    // End of image or start of scan before any frame header.
+                    0xD9 | 0xDA => return None,
+                    // Start of frame (every coding process): P, height, width.
+                    0xC0..=0xCF if !matches!(marker, 0xC4 | 0xC8 | 0xCC) => {
+                        return Some((be16(i + 7)?, be16(i + 5)?));
+                    }
+                    _ => {
+                        let len = usize::try_from(be16(i + 2)?).ok()?;
+                        if len < 2 {
+                            return None;
+                        }
+                        i += 2 + len;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Checks an arrived object against its declaration: size, type by its bytes (an image's
+/// header must parse, within [`MAX_IMAGE_PIXELS`] and [`MAX_IMAGE_DIMENSION`]; a PDF
+/// must start like one; its pages are read at verification), then the checksum.
 pub fn check_upload(file: &DocumentFile, arrival: &Arrival<'_>) -> Result<(), RejectReason> {
-    if arrival.size != file.byte_size {
+    if u64::try_from(arrival.bytes.len()).ok() != Some(file.byte_size) {
         return Err(RejectReason::SizeMismatch);
     }
-    if !file.content_type.matches(arrival.head) {
+    if !file.content_type.matches(arrival.bytes) {
         return Err(RejectReason::ContentTypeMismatch);
     }
+    if file.content_type != ContentType::Pdf {
+        let (w, h) =
+            image_dimensions(file.content_type, arrival.bytes).ok_or(RejectReason::NotDecodable)?;
+        if w == 0 || h == 0 {
+            return Err(RejectReason::NotDecodable);
+        }
+        if u64::from(w) * u64::from(h) > MAX_IMAGE_PIXELS
+            || w > MAX_IMAGE_DIMENSION
+            || h > MAX_IMAGE_DIMENSION
+        {
+            return Err(RejectReason::ImageTooLarge);
+        }
+    }
     if let Some(declared) = &file.checksum {
-        if arrival.sha256_base64 != Some(declared.as_str()) {
+        if arrival.sha256_base64 != declared.as_str() {
             return Err(RejectReason::ChecksumMismatch);
         }
     }
@@ -449,6 +566,7 @@ mod tests {
             reason: None,
             object_key: "k".into(),
             uploaded_at: None,
+            sha256: None,
         }
     }
 
@@ -463,64 +581,94 @@ mod tests {
         assert!(!ContentType::Pdf.matches(b""));
     }
 
+    /// A JPEG header: SOI, an APP0 segment, SOF0 of `w` × `h`, EOI, padded to `n` bytes.
+    fn jpeg(w: u16, h: u16, n: usize) -> Vec<u8> {
+        let mut v = vec![0xFF, 0xD8, 0xFF, 0xE0, 0, 4, 0, 0, 0xFF, 0xC0, 0, 11, 8];
+        v.extend_from_slice(&h.to_be_bytes());
+        v.extend_from_slice(&w.to_be_bytes());
+        v.extend_from_slice(&[1, 1, 0x11, 0, 0xFF, 0xD9]);
+        v.resize(n, 0);
+        v
+    }
+
+    fn png(w: u32, h: u32) -> Vec<u8> {
+        let mut v = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
+        v.extend_from_slice(&w.to_be_bytes());
+        v.extend_from_slice(&h.to_be_bytes());
+        v.extend_from_slice(&[8, 2, 0, 0, 0, 0, 0, 0, 0]);
+        v
+    }
+
+    #[test]
+    fn headers_give_dimensions_without_pixels() {
+        assert_eq!(
+            image_dimensions(ContentType::Jpeg, &jpeg(800, 600, 64)),
+            Some((800, 600))
+        );
+        assert_eq!(
+            image_dimensions(ContentType::Png, &png(60_000, 60_000)),
+            Some((60_000, 60_000))
+        );
+        // Typed text, a truncated header, a scan before any frame: no image.
+        assert_eq!(
+            image_dimensions(ContentType::Jpeg, b"P<UTOERIKSSON<<ANNA"),
+            None
+        );
+        assert_eq!(
+            image_dimensions(ContentType::Jpeg, &[0xFF, 0xD8, 0xFF, 0xE0, 0, 9]),
+            None
+        );
+        assert_eq!(
+            image_dimensions(ContentType::Jpeg, &[0xFF, 0xD8, 0xFF, 0xDA, 0, 2]),
+            None
+        );
+        assert_eq!(image_dimensions(ContentType::Png, &png(1, 1)[..20]), None);
+    }
+
+    fn arrival(bytes: &[u8]) -> Arrival<'_> {
+        Arrival {
+            bytes,
+            sha256_base64: "abc=",
+        }
+    }
+
     #[test]
     fn uploads_are_checked_against_the_declaration() {
-        let head = [0xFF, 0xD8, 0xFF, 0xE0];
-        let f = file(ContentType::Jpeg, 4, None);
+        let bytes = jpeg(800, 600, 64);
+        let f = file(ContentType::Jpeg, 64, None);
+        assert_eq!(check_upload(&f, &arrival(&bytes)), Ok(()));
         assert_eq!(
-            check_upload(
-                &f,
-                &Arrival {
-                    size: 4,
-                    head: &head,
-                    sha256_base64: None
-                }
-            ),
-            Ok(())
-        );
-        assert_eq!(
-            check_upload(
-                &f,
-                &Arrival {
-                    size: 5,
-                    head: &head,
-                    sha256_base64: None
-                }
-            ),
+            check_upload(&file(ContentType::Jpeg, 65, None), &arrival(&bytes)),
             Err(RejectReason::SizeMismatch)
         );
+        let png_ok = png(800, 600);
+        let n = png_ok.len() as u64;
         assert_eq!(
-            check_upload(
-                &f,
-                &Arrival {
-                    size: 4,
-                    head: b"\x89PNG",
-                    sha256_base64: None
-                }
-            ),
+            check_upload(&file(ContentType::Jpeg, n, None), &arrival(&png_ok)),
             Err(RejectReason::ContentTypeMismatch)
         );
-        let f = file(ContentType::Jpeg, 4, Some("abc="));
+        let f_png = file(ContentType::Png, n, None);
+        assert_eq!(check_upload(&f_png, &arrival(&png_ok)), Ok(()));
         assert_eq!(
-            check_upload(
-                &f,
-                &Arrival {
-                    size: 4,
-                    head: &head,
-                    sha256_base64: Some("abd=")
-                }
-            ),
+            check_upload(&f_png, &arrival(&png(60_000, 60_000))),
+            Err(RejectReason::ImageTooLarge)
+        );
+        let mut broken = bytes.clone();
+        broken[5] = 0xFF; // the APP0 segment's length runs past the end
+        assert_eq!(
+            check_upload(&f, &arrival(&broken)),
+            Err(RejectReason::NotDecodable)
+        );
+        assert_eq!(
+            check_upload(&file(ContentType::Jpeg, 64, Some("abd=")), &arrival(&bytes)),
             Err(RejectReason::ChecksumMismatch)
         );
         assert_eq!(
-            check_upload(
-                &f,
-                &Arrival {
-                    size: 4,
-                    head: &head,
-                    sha256_base64: Some("abc=")
-                }
-            ),
+            check_upload(&file(ContentType::Jpeg, 64, Some("abc=")), &arrival(&bytes)),
+            Ok(())
+        );
+        assert_eq!(
+            check_upload(&file(ContentType::Pdf, 9, None), &arrival(b"%PDF-1.7\n")),
             Ok(())
         );
     }

@@ -15,16 +15,46 @@ use super::StoreError;
 pub const UPLOAD_URL_TTL: Duration = Duration::from_secs(3600);
 /// How long a download URL is valid.
 pub const DOWNLOAD_URL_TTL: Duration = Duration::from_secs(300);
-/// How many leading bytes the type check reads.
-pub const HEAD_BYTES: usize = 16;
 
-/// A presigned request: the URL and the headers the client must send with it.
+/// A presigned request: the URL and the headers the client must send with it (exactly
+/// the signed ones).
 #[derive(Debug, Clone)]
 pub struct Presigned {
     /// The URL.
     pub url: String,
     /// Headers that are part of the signature.
     pub headers: Vec<(String, String)>,
+}
+
+/// What [`Objects::fetch_sized`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fetched {
+    /// No such object.
+    Missing,
+    /// An object of another size (its body was not read).
+    OtherSize(u64),
+    /// The object's bytes.
+    Bytes(Vec<u8>),
+}
+
+/// Base64 SHA-256 of `bytes`: the form of declared checksums and of recorded hashes.
+pub fn sha256_base64(bytes: &[u8]) -> String {
+    STANDARD.encode(Sha256::digest(bytes))
+}
+
+/// The header names a presigned URL signs (`X-Amz-SignedHeaders`, `;`-separated, URL
+/// encoded), minus `host`.
+fn signed_headers(url: &str) -> Vec<String> {
+    let query = url.split_once('?').map_or("", |(_, q)| q);
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "X-Amz-SignedHeaders")
+        .map(|(_, v)| {
+            v.split(';')
+                .filter(|h| !h.is_empty() && !h.eq_ignore_ascii_case("host"))
+                .map(str::to_ascii_lowercase)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The documents bucket.
@@ -63,7 +93,14 @@ impl Objects {
     }
 
     /// A PUT URL that accepts exactly this content type and length (and SHA-256, when
-    /// given): they are signed headers, so S3 refuses any other upload.
+    /// given), once: they are signed headers, and so is `If-None-Match: *`, which makes S3
+    /// refuse (412) any PUT to a key that already holds an object. An upload is therefore
+    /// write-once: the bytes the upload checker checks are the bytes that stay.
+    ///
+    /// `headers` are exactly the headers the URL signs (its `X-Amz-SignedHeaders`, minus
+    /// `host`, which the client sets itself): the SDK may add others to the request it
+    /// presigns (in Lambda, `x-amzn-trace-id`), which are not part of the signature and
+    /// which the bucket's CORS rule does not allow.
     pub async fn presign_put(
         &self,
         key: &str,
@@ -79,7 +116,8 @@ impl Objects {
             .bucket(&self.bucket)
             .key(key)
             .content_type(content_type)
-            .content_length(i64::try_from(length).unwrap_or(i64::MAX));
+            .content_length(i64::try_from(length).unwrap_or(i64::MAX))
+            .if_none_match("*");
         if let Some(sum) = checksum_sha256 {
             req = req.checksum_sha256(sum);
         }
@@ -87,10 +125,11 @@ impl Objects {
             .presigned(config)
             .await
             .map_err(s3_err("presigning an upload"))?;
+        let signed = signed_headers(p.uri());
         let mut headers: Vec<(String, String)> = p
             .headers()
-            .filter(|(k, _)| !k.eq_ignore_ascii_case("host"))
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .filter(|(k, _)| signed.iter().any(|s| s.eq_ignore_ascii_case(k)))
+            .map(|(k, v)| (k.to_ascii_lowercase(), v.to_owned()))
             .collect();
         headers.sort();
         Ok(Presigned {
@@ -134,40 +173,6 @@ impl Objects {
         }
     }
 
-    /// The first `n` bytes (fewer if the object is shorter), or `None` if it is gone.
-    pub async fn head_bytes(&self, key: &str, n: usize) -> Result<Option<Vec<u8>>, StoreError> {
-        if n == 0 {
-            return Ok(Some(Vec::new()));
-        }
-        let out = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .range(format!("bytes=0-{}", n - 1))
-            .send()
-            .await;
-        match out {
-            Ok(out) => {
-                let bytes = out
-                    .body
-                    .collect()
-                    .await
-                    .map_err(s3_err("reading an object"))?;
-                let mut v = bytes.into_bytes().to_vec();
-                v.truncate(n);
-                Ok(Some(v))
-            }
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
-            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(None),
-            // An empty object has no byte 0: S3 answers 416 to the range.
-            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 416) => {
-                Ok(Some(Vec::new()))
-            }
-            Err(e) => Err(s3_err("reading an object")(e)),
-        }
-    }
-
     /// The whole object, or `None` if it is gone (files are at most 10 MiB).
     pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         match self
@@ -192,12 +197,47 @@ impl Objects {
         }
     }
 
-    /// The object's SHA-256 in base64, or `None` if it is gone.
-    pub async fn sha256_base64(&self, key: &str) -> Result<Option<String>, StoreError> {
-        Ok(self
-            .get(key)
-            .await?
-            .map(|bytes| STANDARD.encode(Sha256::digest(&bytes))))
+    /// The object if its size is `expected` bytes: one GET whose body is read only when
+    /// the length S3 announces matches, so a wrong-sized object costs no transfer. The
+    /// bytes returned are the ones every check runs on and the ones hashed.
+    pub async fn fetch_sized(&self, key: &str, expected: u64) -> Result<Fetched, StoreError> {
+        match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(out) => {
+                let size = out
+                    .content_length()
+                    .map_or(0, |n| u64::try_from(n).unwrap_or(0));
+                if size != expected {
+                    return Ok(Fetched::OtherSize(size));
+                }
+                let bytes = out
+                    .body
+                    .collect()
+                    .await
+                    .map_err(s3_err("reading an object"))?
+                    .into_bytes()
+                    .to_vec();
+                // The announced length is a header; the body is what counts.
+                match u64::try_from(bytes.len()) {
+                    Ok(n) if n == expected => Ok(Fetched::Bytes(bytes)),
+                    Ok(n) => Ok(Fetched::OtherSize(n)),
+                    Err(_) => Ok(Fetched::OtherSize(u64::MAX)),
+                }
+            }
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => {
+                Ok(Fetched::Missing)
+            }
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => {
+                Ok(Fetched::Missing)
+            }
+            Err(e) => Err(s3_err("reading an object")(e)),
+        }
     }
 
     /// Every object under `prefix` as (key, size, version tag). The tag is the ETag and the
@@ -247,5 +287,30 @@ impl Objects {
             .await
             .map_err(s3_err("deleting an object"))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signed_headers_are_read_from_the_url() {
+        let url = "https://b.s3.amazonaws.com/k?X-Amz-Algorithm=AWS4-HMAC-SHA256\
+                   &X-Amz-SignedHeaders=content-length%3Bcontent-type%3Bhost%3Bif-none-match\
+                   &X-Amz-Signature=00";
+        assert_eq!(
+            signed_headers(url),
+            ["content-length", "content-type", "if-none-match"]
+        );
+        assert!(signed_headers("https://b/k").is_empty());
+    }
+
+    #[test]
+    fn hashes_are_base64_sha256() {
+        assert_eq!(
+            sha256_base64(b""),
+            "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+        );
     }
 }
