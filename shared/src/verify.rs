@@ -88,6 +88,9 @@ pub struct Request {
     pub auto_update_session: bool,
     /// The date the rules are evaluated against.
     pub evaluated_on: Date,
+    /// Whether `evaluated_on` may lie before the day the document's files were uploaded
+    /// (staging keys only, API.md §5: else an expired document could be made to pass).
+    pub may_backdate: bool,
     /// Who asked (the actor of the session's `pending` transition).
     pub actor: Actor,
     /// Automatic processing: do nothing if the document was already verified.
@@ -269,6 +272,23 @@ pub async fn run(
                 ProblemKind::Relationship,
                 "/data/relationships/document/data/id",
                 "the document has no uploaded file yet",
+            ));
+        }
+        // The day the last of the files read was uploaded: no earlier date describes the
+        // document as checked.
+        let uploaded_on = uploaded
+            .iter()
+            .filter_map(|f| f.uploaded_at.as_ref().map(Timestamp::date))
+            .max();
+        if let Some(day) = uploaded_on.filter(|d| !req.may_backdate && req.evaluated_on < *d) {
+            return Err(problem(
+                ProblemKind::Invalid,
+                "/data/attributes/evaluated_on",
+                &format!(
+                    "must not be before {}, the day the document's files were uploaded \
+                     (production keys cannot back-date a verification)",
+                    crate::domain::values::format_date(day)
+                ),
             ));
         }
         let session_id = match (req.session, doc.session_id) {

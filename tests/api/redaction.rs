@@ -1,11 +1,14 @@
 //! Redaction: afterwards no item in the table holds the applicant's values.
 
 use http::{Method, StatusCode};
-use idv_tests::TestApp;
+use idv_checks::fixtures::{licence_back_jpeg, LicenceFields, Variant};
+use idv_tests::{put_upload, TestApp};
 use serde_json::json;
 
-/// Values only the applicant's data contains.
-const PII: [&str; 9] = [
+/// Values only the applicant's data contains: what the session was given, the device's
+/// address and user agent, the document's file name, and what the verification extracted
+/// from the licence fixture (`LicenceFields::default()`).
+const PII: [&str; 15] = [
     "Zebulon",
     "Quixote",
     "1971-03-04",
@@ -15,6 +18,12 @@ const PII: [&str; 9] = [
     "+15555550123",
     "X1234567",
     "reviewer saw Zebulon's licence",
+    "198.51.100.23",
+    "Zebulon's tablet",
+    "zebulon-licence.jpg",
+    "MICHAEL",
+    "SAMPLE",
+    "1986-06-06",
 ];
 
 fn pii_attributes() -> serde_json::Value {
@@ -24,6 +33,75 @@ fn pii_attributes() -> serde_json::Value {
         "contact": {"email": "zq@example.org", "phone": "+15555550123"},
         "identity_numbers": [{"number": "X1234567", "issuing_country_code": "US", "class": "passport"}]
     })
+}
+
+/// The stored bodies of the table's idempotency records.
+async fn stored_bodies(app: &TestApp) -> Vec<String> {
+    app.scan_all()
+        .await
+        .into_iter()
+        .filter(|item| {
+            item.get("entity")
+                .and_then(|e| e.as_s().ok())
+                .map(String::as_str)
+                == Some("idempotency")
+        })
+        .filter_map(|item| {
+            let response = item.get("response")?.as_m().ok()?;
+            response.get("body")?.as_s().ok().cloned()
+        })
+        .collect()
+}
+
+/// A device, a licence-back document and a verification of it for `session`, each created
+/// with an `Idempotency-Key`, so that stored responses hold the device's address and user
+/// agent, the file name and the extracted name and birth date.
+async fn device_document_and_verification(app: &TestApp, session: &str) {
+    let device = json!({"data": {"type": "session_device",
+        "attributes": {"user_agent": "Mozilla/5.0 (Zebulon's tablet)", "ip_address": "198.51.100.23"},
+        "relationships": {"session": {"data": {"type": "session", "id": session}}}}});
+    let r = app
+        .call(
+            Method::POST,
+            "/v1/identity/session-devices",
+            &app.key,
+            Some(&device),
+            &[("idempotency-key", "device-1")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+    let bytes = licence_back_jpeg(&LicenceFields::default(), Variant::Clean);
+    let doc = json!({"data": {"type": "document/idv",
+        "attributes": {"files": [{"filename": "zebulon-licence.jpg", "content_type": "image/jpeg",
+                                  "byte_size": bytes.len(), "side": "back"}]},
+        "relationships": {"session": {"data": {"type": "session", "id": session}}}}});
+    let doc = app
+        .call(
+            Method::POST,
+            "/v1/identity/documents/idvs",
+            &app.key,
+            Some(&doc),
+            &[("idempotency-key", "document-1")],
+        )
+        .await;
+    assert_eq!(doc.status, StatusCode::CREATED, "{}", doc.json);
+    let (url, headers) = doc.upload(0);
+    assert_eq!(put_upload(&url, &headers, bytes).await, 200);
+    app.deliver_uploads().await;
+    let verification = json!({"data": {"type": "verification/idv", "relationships": {
+        "document": {"data": {"type": "document/idv", "id": doc.id()}},
+        "session": {"data": {"type": "session", "id": session}}}}});
+    let r = app
+        .call(
+            Method::POST,
+            "/v1/identity/verifications",
+            &app.key,
+            Some(&verification),
+            &[("idempotency-key", "verification-1")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+    assert_eq!(r.attr("extracted")["person"]["birth_date"], "1986-06-06");
 }
 
 async fn leaks(app: &TestApp) -> Vec<String> {
@@ -59,11 +137,20 @@ async fn a_redacted_session_leaves_no_personal_data_in_the_table() {
         )
         .await;
     assert_eq!(r.status, StatusCode::OK);
+    device_document_and_verification(&app, &id).await;
     assert_eq!(
         leaks(&app).await.len(),
         PII.len(),
         "the test data is really there before"
     );
+    let bodies = stored_bodies(&app).await;
+    assert_eq!(bodies.len(), 4, "session, device, document, verification");
+    for p in ["Zebulon", "198.51.100.23", "zebulon-licence.jpg", "SAMPLE"] {
+        assert!(
+            bodies.iter().any(|b| b.contains(p)),
+            "a stored body holds {p}"
+        );
+    }
 
     let r = app
         .post(&format!("/v1/identity/sessions/{id}/redact"), None)
@@ -81,6 +168,8 @@ async fn a_redacted_session_leaves_no_personal_data_in_the_table() {
     }
     assert_eq!(r.attr("status"), "marked_for_review");
     assert_eq!(leaks(&app).await, Vec::<String>::new());
+    // The idempotency records stay (a retry is still not run twice); their bodies are empty.
+    assert_eq!(stored_bodies(&app).await, vec![String::new(); 4]);
 
     // Twice: 200, same result.
     let again = app

@@ -2,7 +2,7 @@
 
 use http::StatusCode;
 use idv_tests::TestApp;
-use serde_json::json;
+use serde_json::{json, Value};
 
 #[tokio::test]
 async fn the_seed_flow_returns_the_documented_shapes() {
@@ -119,4 +119,127 @@ async fn the_seed_flow_returns_the_documented_shapes() {
     assert_eq!(redacted.attr("contact"), &json!(null));
     assert_eq!(redacted.attr("status"), "approved", "status stays");
     assert!(redacted.attr("redacted_at").is_string());
+}
+
+/// The body of the product page's "Automatic Extraction from Documents", character for
+/// character (its `meta` sits inside `data`); only the two ids are substituted.
+const SEED_VERIFICATION_BODY: &str = r#"{
+  "data": {
+    "type": "verification/idv",
+    "relationships": {
+      "document": { "data": { "type": "document/idv", "id": "doc_01HQ..." } },
+      "session": { "data": { "type": "session", "id": "sess_01HQ..." } }
+    },
+    "meta": {
+      "auto_update_session": true
+    }
+  }
+}"#;
+
+#[tokio::test]
+async fn seed_verification_body_is_accepted() {
+    use idv_checks::fixtures::{licence_back_jpeg, LicenceFields, Variant};
+
+    let app = TestApp::new().await;
+    let session = app.create_session(None).await;
+    let bytes = licence_back_jpeg(&LicenceFields::default(), Variant::Clean);
+    let doc = app
+        .post(
+            "/v1/identity/documents/idvs",
+            Some(&json!({"data": {"type": "document/idv",
+                "attributes": {"files": [{"filename": "back.jpg", "content_type": "image/jpeg",
+                                          "byte_size": bytes.len(), "side": "back"}]},
+                "relationships": {"session": {"data": {"type": "session", "id": session}}}}})),
+        )
+        .await;
+    assert_eq!(doc.status, StatusCode::CREATED, "{}", doc.json);
+    let (url, headers) = doc.upload(0);
+    assert_eq!(idv_tests::put_upload(&url, &headers, bytes).await, 200);
+    app.deliver_uploads().await;
+
+    let body = SEED_VERIFICATION_BODY
+        .replace("doc_01HQ...", &doc.id())
+        .replace("sess_01HQ...", &session);
+    let request = http::Request::builder()
+        .method(http::Method::POST)
+        .uri("/v1/identity/verifications")
+        .header("x-api-key", &app.key)
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(body))
+        .expect("request");
+    let r = app.send(request).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+    assert_eq!(r.attr("status"), "passed", "{}", r.json);
+
+    // auto_update_session took effect: the session holds what the licence says.
+    let s = app.get(&format!("/v1/identity/sessions/{session}")).await;
+    assert_eq!(s.attr("status"), "completed", "{}", s.json);
+    assert_eq!(
+        s.attr("person")["name"],
+        json!({"first": "MICHAEL", "middle": "JOHN", "last": "SAMPLE"})
+    );
+    assert_eq!(s.attr("person")["birth_date"], "1986-06-06");
+}
+
+#[tokio::test]
+async fn meta_at_both_levels_must_agree() {
+    let app = TestApp::new().await;
+    let session = app.create_session(None).await;
+    let doc = "doc_01HQZZZZZZZZZZZZZZZZZZZZZZ";
+    let rels = json!({"document": {"data": {"type": "document/idv", "id": doc}},
+                      "session": {"data": {"type": "session", "id": session}}});
+    let body = json!({"data": {"type": "verification/idv", "relationships": rels,
+                               "meta": {"auto_update_session": true}},
+                      "meta": {"auto_update_session": false}});
+    let r = app.post("/v1/identity/verifications", Some(&body)).await;
+    assert_eq!(
+        (r.status, r.code(), r.source()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_attribute",
+            "/data/meta/auto_update_session"
+        ),
+        "{}",
+        r.json
+    );
+    // A bad value is pointed at where it was sent.
+    let body = json!({"data": {"type": "verification/idv", "relationships": rels,
+                               "meta": {"auto_update_session": "yes"}}});
+    let r = app.post("/v1/identity/verifications", Some(&body)).await;
+    assert_eq!(r.source(), "/data/meta/auto_update_session", "{}", r.json);
+
+    // A decide action's comment, inside `data` or at the top, and `meta` alone.
+    app.complete_session(&session).await;
+    let r = app
+        .post(
+            &format!("/v1/identity/sessions/{session}/mark-for-review"),
+            Some(&json!({"data": {"type": "session", "meta": {"comment": "seen inside data"}}})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    let r = app
+        .post(
+            &format!("/v1/identity/sessions/{session}/approve"),
+            Some(&json!({"meta": {"comment": "a"}, "data": {"meta": {"comment": "b"}}})),
+        )
+        .await;
+    assert_eq!(r.source(), "/data/meta/comment", "{}", r.json);
+    let r = app
+        .post(
+            &format!("/v1/identity/sessions/{session}/approve"),
+            Some(&json!({"meta": {"comment": "same"}, "data": {"meta": {"comment": "same"}}})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    let events = app
+        .get(&format!("/v1/identity/sessions/{session}/events"))
+        .await;
+    let comments: Vec<&Value> = events.json["data"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| &e["attributes"]["data"]["comment"])
+        .filter(|c| !c.is_null())
+        .collect();
+    assert_eq!(comments, vec![&json!("seen inside data"), &json!("same")]);
 }

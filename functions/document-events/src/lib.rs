@@ -128,6 +128,7 @@ impl Checker {
             session: None,
             auto_update_session: false,
             evaluated_on: Timestamp::now().date(),
+            may_backdate: false,
             actor: Actor::system("upload-checker"),
             only_if_unverified: true,
         };

@@ -117,7 +117,7 @@ async fn download_urls(
     let mut urls = Vec::with_capacity(doc.files.len());
     // `may_see` also notes the scope, so an idempotent replay of this answer goes only to
     // keys holding it.
-    if !principal.can(Permission::DocumentsRead) {
+    if !idv::http::extract::may_see(principal, Permission::DocumentsRead) {
         urls.resize(doc.files.len(), None);
         return Ok(urls);
     }

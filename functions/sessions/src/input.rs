@@ -4,9 +4,9 @@
 use idv::domain::applicant::{normalize_address_aliases, ApplicantData, APPLICANT_FIELDS};
 use idv::domain::ids::AccountId;
 use idv::domain::session::{Action, EntityType, Session};
-use idv::domain::validation::{merge_patch, ObjectReader, ProblemKind, Problems};
+use idv::domain::validation::{merge_patch, text, ObjectReader, ProblemKind, Problems};
 use idv::domain::values::Timestamp;
-use idv::http::jsonapi::RequestDoc;
+use idv::http::jsonapi::{Meta, RequestDoc};
 use serde_json::{Map, Value};
 use time::Duration;
 
@@ -127,11 +127,7 @@ pub fn new_session(mut body: Value, now: Timestamp) -> Result<NewSession, Proble
                 }
             });
     doc.only_relationships(&["account"], &mut p);
-    if let Some(meta) = doc.meta {
-        if !meta.is_empty() {
-            p.push(ProblemKind::Unknown, "/meta", "this request takes no meta");
-        }
-    }
+    doc.meta.only(&[], &mut p);
     match entity_type {
         Some(entity_type) if p.is_empty() => Ok(NewSession {
             entity_type,
@@ -229,7 +225,8 @@ impl SessionPatch {
     }
 }
 
-/// Reads the optional body of a decide action: `{"meta": {"comment": "…"}}`.
+/// Reads the optional body of a decide action: `{"meta": {"comment": "…"}}`, the comment
+/// also accepted in `data.meta` (API.md §1 "Meta"; `data.type`, if sent, must be `session`).
 pub fn decision_comment(body: Option<Value>) -> Result<Option<String>, Problems> {
     let mut p = Problems::default();
     let Some(body) = body else {
@@ -238,18 +235,26 @@ pub fn decision_comment(body: Option<Value>) -> Result<Option<String>, Problems>
     let Some(mut top) = ObjectReader::new(&body, "", &mut p) else {
         return Err(p);
     };
-    let comment = match top.get("meta") {
-        Some(meta) => match ObjectReader::new(meta, "/meta", &mut p) {
-            Some(mut m) => {
-                let c = m.text("comment", MAX_COMMENT, &mut p);
-                m.finish(&mut p);
-                c
-            }
-            None => None,
-        },
-        None => None,
-    };
+    let top_meta = top.get("meta");
+    let data = top.get("data");
     top.finish(&mut p);
+    let mut data_meta = None;
+    if let Some(data) = data {
+        if let Some(mut d) = ObjectReader::new(data, "/data", &mut p) {
+            match d.get("type") {
+                None => {}
+                Some(Value::String(t)) if t == "session" => {}
+                Some(_) => p.invalid("/data/type", "must be `session`"),
+            }
+            data_meta = d.get("meta");
+            d.finish(&mut p);
+        }
+    }
+    let meta = Meta::read(top_meta, data_meta, &mut p);
+    meta.only(&["comment"], &mut p);
+    let comment = meta
+        .get("comment")
+        .and_then(|c| text(c, &meta.pointer("comment"), MAX_COMMENT, &mut p));
     p.into_result(comment)
 }
 
@@ -358,6 +363,17 @@ mod tests {
         );
         assert!(decision_comment(Some(json!({"meta": {"comment": "x".repeat(1001)}}))).is_err());
         assert!(decision_comment(Some(json!({"meta": {"note": "x"}}))).is_err());
+        assert_eq!(
+            decision_comment(Some(json!({"data": {"meta": {"comment": "in data"}}}))).ok(),
+            Some(Some("in data".into()))
+        );
+        let p = decision_comment(Some(
+            json!({"meta": {"comment": "a"}, "data": {"type": "session", "meta": {"comment": "b"}}}),
+        ))
+        .err()
+        .expect("differ");
+        assert_eq!(p.0[0].pointer, "/data/meta/comment");
+        assert!(decision_comment(Some(json!({"data": {"type": "account", "meta": {}}}))).is_err());
         assert_eq!(
             simulate_action(json!({"data": {"attributes": {"action": "complete"}}})).ok(),
             Some(Action::Complete)

@@ -10,7 +10,7 @@ use idv::domain::auth::Permission;
 use idv::domain::event::Actor;
 use idv::domain::ids::{DocumentId, SessionId, VerificationId};
 use idv::domain::validation::{ObjectReader, ProblemKind, Problems};
-use idv::domain::values::{parse_date, Timestamp};
+use idv::domain::values::{parse_date, Environment, Timestamp};
 use idv::domain::verification::{VerificationKind, VerificationStatus};
 use idv::http::extract::{Auth, Body, PathId, RawQuery};
 use idv::http::jsonapi::{created, ok, respond, RequestDoc};
@@ -112,24 +112,23 @@ fn read(body: &Value, today: Date) -> Result<Input, Problems> {
                 }
             });
     doc.only_relationships(&["document", "session"], &mut p);
-    let mut auto_update_session = false;
-    if let Some(meta) = doc.meta {
-        for (k, v) in meta {
-            match (k.as_str(), v) {
-                ("auto_update_session", Value::Bool(b)) => auto_update_session = *b,
-                ("auto_update_session", _) => {
-                    p.invalid("/meta/auto_update_session", "must be true or false")
-                }
-                _ => p.push(
-                    ProblemKind::Unknown,
-                    &format!("/meta/{k}"),
-                    "is not a meta member of this request",
-                ),
-            }
+    doc.meta.only(&["auto_update_session"], &mut p);
+    let auto_update_session = match doc.meta.get("auto_update_session") {
+        None => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => {
+            p.invalid(
+                &doc.meta.pointer("auto_update_session"),
+                "must be true or false",
+            );
+            false
         }
-    }
+    };
     if auto_update_session && session.is_none() {
-        p.invalid("/meta/auto_update_session", "needs relationships.session");
+        p.invalid(
+            &doc.meta.pointer("auto_update_session"),
+            "needs relationships.session",
+        );
     }
     match (kind, document) {
         (Some(kind), Some(document)) if p.is_empty() => Ok(Input {
@@ -159,6 +158,9 @@ pub async fn create(
         session: input.session,
         auto_update_session: input.auto_update_session,
         evaluated_on: input.evaluated_on.unwrap_or(today),
+        // API.md §5: a production key cannot evaluate before the files were uploaded (so an
+        // expired document cannot be made to pass); a staging key may, to test rules.
+        may_backdate: principal.tenancy.environment == Environment::Staging,
         actor: Actor::api_key(principal.key_id.to_string()),
         only_if_unverified: false,
     };

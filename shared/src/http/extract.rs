@@ -1,5 +1,8 @@
 //! Extractors: the authenticated principal, request bodies, and ids in paths.
 
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
 use axum::extract::{FromRequestParts, Path};
 use http::request::Parts;
 use serde_json::Value;
@@ -12,14 +15,53 @@ use crate::domain::auth::{Permission, Principal};
 pub struct Auth(pub Principal);
 
 impl Auth {
-    /// The principal if it holds `p`, else 403 naming the scope.
+    /// The principal if it holds `p`, else 403 naming the scope. The scope is noted for the
+    /// idempotency layer (see [`recording_scopes`]): a replay of this request's answer
+    /// needs it too.
     pub fn require(self, p: Permission) -> Result<Principal, ApiError> {
+        note_scope(p);
         if self.0.can(p) {
             Ok(self.0)
         } else {
             Err(ApiError::Forbidden(p))
         }
     }
+}
+
+/// True if `principal` holds `p`, for a handler whose answer shows more to holders of `p`
+/// (download URLs to `documents:read`). When it does, `p` is noted like a required scope,
+/// so the answer is replayed only to keys holding `p` as well.
+pub fn may_see(principal: &Principal, p: Permission) -> bool {
+    let held = principal.can(p);
+    if held {
+        note_scope(p);
+    }
+    held
+}
+
+tokio::task_local! {
+    /// The scopes the request being served was checked against (see [`recording_scopes`]).
+    static SCOPES: Arc<Mutex<Vec<Permission>>>;
+}
+
+fn note_scope(p: Permission) {
+    let _ = SCOPES.try_with(|scopes| {
+        if let Ok(mut scopes) = scopes.lock() {
+            if !scopes.contains(&p) {
+                scopes.push(p);
+            }
+        }
+    });
+}
+
+/// Runs `f` (a request) and returns its output with the scopes its answer depended on:
+/// every [`Auth::require`] and every held [`may_see`] scope. The idempotency layer stores
+/// them with the answer and replays it only to a key holding all of them.
+pub async fn recording_scopes<F: Future>(f: F) -> (F::Output, Vec<Permission>) {
+    let scopes = Arc::new(Mutex::new(Vec::new()));
+    let output = SCOPES.scope(Arc::clone(&scopes), f).await;
+    let noted = scopes.lock().map(|s| s.clone()).unwrap_or_default();
+    (output, noted)
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Auth {

@@ -62,14 +62,90 @@ pub struct RequestDoc<'a> {
     pub attributes: &'a Value,
     /// `data.relationships`, when present.
     pub relationships: Option<&'a Map<String, Value>>,
-    /// Top-level `meta`, when present.
-    pub meta: Option<&'a Map<String, Value>>,
+    /// The request's `meta`: the top level's and `data.meta` together.
+    pub meta: Meta,
+}
+
+/// A request's `meta` (API.md §1 "Meta"): members may sit at the document's top level or in
+/// `data.meta` (a resource object's meta, as the seed's verification body writes it). Both
+/// mean the same; the same member in both with different values is refused. Each member
+/// remembers where it was sent, so a problem with it points there.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Meta {
+    members: std::collections::BTreeMap<String, (Value, String)>,
+}
+
+/// `key` escaped as one JSON-pointer token (RFC 6901).
+fn pointer_token(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
+}
+
+impl Meta {
+    /// Merges the top-level `meta` and `data.meta` (either may be absent). A `meta` that is
+    /// not an object, or a member sent twice with different values, is a problem in `p`.
+    pub fn read(top: Option<&Value>, in_data: Option<&Value>, p: &mut Problems) -> Meta {
+        let mut meta = Meta::default();
+        for (base, value) in [("/meta", top), ("/data/meta", in_data)] {
+            let Some(value) = value else { continue };
+            let Some(obj) = value.as_object() else {
+                p.invalid(base, "must be an object");
+                continue;
+            };
+            for (k, v) in obj {
+                let pointer = format!("{base}/{}", pointer_token(k));
+                match meta.members.get(k) {
+                    Some((earlier, _)) if earlier == v => {}
+                    Some((_, at)) => p.invalid(
+                        &pointer,
+                        format!("differs from {at}; send it once, or the same value in both"),
+                    ),
+                    None => {
+                        meta.members.insert(k.clone(), (v.clone(), pointer));
+                    }
+                }
+            }
+        }
+        meta
+    }
+
+    /// The member `key`, wherever it was sent.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.members.get(key).map(|(v, _)| v)
+    }
+
+    /// Where `key` was sent (`/meta/<key>` if it was not).
+    pub fn pointer(&self, key: &str) -> String {
+        self.members.get(key).map_or_else(
+            || format!("/meta/{}", pointer_token(key)),
+            |(_, at)| at.clone(),
+        )
+    }
+
+    /// True if no member was sent.
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    /// Reports every member not in `known` as `unknown_attribute` at the pointer it was
+    /// sent at.
+    pub fn only(&self, known: &[&str], p: &mut Problems) {
+        for (k, (_, at)) in &self.members {
+            if !known.contains(&k.as_str()) {
+                p.push(
+                    ProblemKind::Unknown,
+                    at,
+                    "is not a meta member of this request",
+                );
+            }
+        }
+    }
 }
 
 static EMPTY: std::sync::LazyLock<Value> = std::sync::LazyLock::new(|| json!({}));
 
 impl<'a> RequestDoc<'a> {
-    /// Reads `{"data": {"type": kind, "id"?, "attributes", "relationships"}, "meta"?}`.
+    /// Reads `{"data": {"type": kind, "id"?, "attributes", "relationships", "meta"?},
+    /// "meta"?}` (see [`Meta`] for the two places of `meta`).
     /// `path_id` is the id of the resource in the path (PATCH), whose `data.id` must match;
     /// without one, `data.id` is refused (ids are minted by the service).
     pub fn read(
@@ -79,13 +155,7 @@ impl<'a> RequestDoc<'a> {
         p: &mut Problems,
     ) -> Option<RequestDoc<'a>> {
         let mut top = ObjectReader::new(body, "", p)?;
-        let meta = top.get("meta").and_then(|m| {
-            let obj = m.as_object();
-            if obj.is_none() {
-                p.invalid("/meta", "must be an object");
-            }
-            obj
-        });
+        let top_meta = top.get("meta");
         let _ = top.get("jsonapi");
         let data = top.get("data");
         top.finish(p);
@@ -94,6 +164,7 @@ impl<'a> RequestDoc<'a> {
             return None;
         };
         let mut d = ObjectReader::new(data, "/data", p)?;
+        let meta = Meta::read(top_meta, d.get("meta"), p);
         match d.get("type").map(|t| t.as_str()) {
             None => p.push(
                 ProblemKind::Missing,
@@ -203,5 +274,33 @@ impl<'a> RequestDoc<'a> {
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod meta_tests {
+    use super::*;
+
+    fn read(body: Value) -> (Option<Meta>, Vec<String>) {
+        let mut p = Problems::default();
+        let doc = RequestDoc::read(&body, "thing", None, &mut p).map(|d| d.meta);
+        (doc, p.0.iter().map(|x| x.pointer.clone()).collect())
+    }
+
+    #[test]
+    fn meta_may_sit_at_the_top_or_in_data_and_must_agree() {
+        let (m, problems) = read(json!({"data": {"type": "thing", "meta": {"a": true}}}));
+        let m = m.expect("read");
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(m.get("a"), Some(&json!(true)));
+        assert_eq!(m.pointer("a"), "/data/meta/a");
+        let (m, problems) = read(json!({"data": {"type": "thing"}, "meta": {"a/b": 1}}));
+        assert!(problems.is_empty());
+        assert_eq!(m.expect("read").pointer("a/b"), "/meta/a~1b");
+        let (_, problems) = read(json!({"data": {"type": "thing", "meta": {"a": 1, "b": 2}},
+                                        "meta": {"a": 1, "b": 3}}));
+        assert_eq!(problems, vec!["/data/meta/b".to_owned()]);
+        let (_, problems) = read(json!({"data": {"type": "thing", "meta": []}}));
+        assert_eq!(problems, vec!["/data/meta".to_owned()]);
     }
 }

@@ -6,7 +6,8 @@
 //!    front of `/v1/identity/…`; it is stripped here and remembered for links;
 //! 3. **body**: read whole, at most 256 KiB (413 otherwise);
 //! 4. **auth**: `X-Api-Key` → [`Principal`] (401 otherwise);
-//! 5. **idempotency**: replays the first response to a POST with the same `Idempotency-Key`.
+//! 5. **idempotency**: replays the first response to a POST with the same `Idempotency-Key`,
+//!    only to a key holding the scopes it was given under; refusals (401/403) are not kept.
 //!
 //! [`app`] assembles them around a function's routes.
 
@@ -23,6 +24,7 @@ use tracing::Instrument;
 
 use super::auth::authenticate;
 use super::error::ApiError;
+use super::extract::recording_scopes;
 use super::AppState;
 use crate::domain::auth::Principal;
 use crate::domain::values::Timestamp;
@@ -170,19 +172,32 @@ async fn idempotency_layer(State(state): State<AppState>, req: Request, next: Ne
     {
         Err(e) => ApiError::from(e).into_response(),
         Ok(Claim::Existing(record)) => {
+            // A replay is still an authorized request: the key must hold every scope the
+            // first answer was given under (records are per tenancy, not per key).
+            if let Some(missing) = record
+                .response
+                .iter()
+                .flat_map(|r| r.scopes.iter())
+                .find(|p| !principal.can(**p))
+            {
+                return ApiError::Forbidden(*missing).into_response();
+            }
             if record.fingerprint != fingerprint {
                 return ApiError::IdempotencyKeyReused.into_response();
             }
             match record.response {
-                // The first response showed a resource that has since been redacted; its
-                // body is gone, and replaying anything else would be a different answer.
-                Some(_) if record.redacted => ApiError::SessionRedacted.into_response(),
+                // What the first response showed has since been redacted; its body is gone,
+                // and replaying anything else would be a different answer.
+                Some(_) if record.redacted => match record.subject.as_deref() {
+                    Some(s) if s.starts_with("acc_") => ApiError::AccountRedacted.into_response(),
+                    _ => ApiError::SessionRedacted.into_response(),
+                },
                 Some(stored) => replay(stored),
                 None => ApiError::Conflict.into_response(),
             }
         }
         Ok(Claim::Acquired) => {
-            let response = next.run(req).await;
+            let (response, scopes) = recording_scopes(next.run(req)).await;
             let (parts, body) = response.into_parts();
             let bytes = match body.collect().await {
                 Ok(c) => c.to_bytes(),
@@ -192,8 +207,13 @@ async fn idempotency_layer(State(state): State<AppState>, req: Request, next: Ne
             };
             let status = parts.status.as_u16();
             // Keep final answers; give the key back when a retry could succeed.
-            let retryable =
-                status >= 500 || status == 429 || (status == 409 && is_conflict(&bytes));
+            // 401/403 are never kept either: another key of the tenancy may send the same
+            // key and body, and if it may act, its request must run.
+            let retryable = status >= 500
+                || status == 429
+                || status == 401
+                || status == 403
+                || (status == 409 && is_conflict(&bytes));
             let outcome = if retryable {
                 store
                     .release_idempotency(&tenancy, &key_hash, &fingerprint)
@@ -212,10 +232,11 @@ async fn idempotency_layer(State(state): State<AppState>, req: Request, next: Ne
                         })
                         .collect(),
                     body: String::from_utf8_lossy(&bytes).into_owned(),
+                    scopes,
                 };
                 let subject = serde_json::from_slice::<serde_json::Value>(&bytes)
                     .ok()
-                    .and_then(|v| v["data"]["id"].as_str().map(str::to_owned));
+                    .and_then(|v| redaction_subject(&v));
                 store
                     .complete_idempotency(
                         &tenancy,
@@ -235,6 +256,21 @@ async fn idempotency_layer(State(state): State<AppState>, req: Request, next: Ne
             Response::from_parts(parts, Body::from(bytes))
         }
     }
+}
+
+/// The id under which a stored answer is indexed for `Store::scrub_idempotency`: the
+/// resource whose redaction removes what the answer shows. That is the session the answer's
+/// resource belongs to (a device, a document or a verification of a session), else the
+/// document a verification is of, else the resource itself (a session, an account, a
+/// document of no session). Redacting a session scrubs its id, redacting an account scrubs
+/// its own and its sessions', redacting a document scrubs the document's.
+fn redaction_subject(body: &serde_json::Value) -> Option<String> {
+    let data = &body["data"];
+    let related = |name: &str| data["relationships"][name]["data"]["id"].as_str();
+    related("session")
+        .or_else(|| related("document"))
+        .or_else(|| data["id"].as_str())
+        .map(str::to_owned)
 }
 
 fn is_conflict(body: &[u8]) -> bool {

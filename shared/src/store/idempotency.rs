@@ -15,6 +15,7 @@ use time::Duration;
 use super::items::{envelope, ItemKeys};
 use super::keys;
 use super::{decode, n, s, Store, StoreError};
+use crate::domain::auth::Permission;
 use crate::domain::values::{Tenancy, Timestamp};
 
 /// Entity name of idempotency records.
@@ -33,6 +34,11 @@ pub struct StoredResponse {
     pub headers: Vec<(String, String)>,
     /// The body.
     pub body: String,
+    /// The scopes the answer was given under (the endpoint's, and any that showed more):
+    /// a replay goes only to a key holding every one of them. Records are per tenancy, not
+    /// per key, so another key of the tenancy may send the same `Idempotency-Key`.
+    #[serde(default)]
+    pub scopes: Vec<Permission>,
 }
 
 /// An idempotency record.
@@ -48,8 +54,9 @@ pub struct IdempotencyRecord {
     pub created_at: Timestamp,
     /// Seconds since the epoch after which the record is void (also the TTL attribute).
     pub ttl: i64,
-    /// The resource whose data the response shows (`data.id`), so that redacting it can
-    /// scrub the stored body.
+    /// The resource whose redaction removes what the response shows: the session its
+    /// resource belongs to, else the document a verification is of, else the resource
+    /// itself (see `http::middleware`). Redacting the subject scrubs the stored body.
     #[serde(default)]
     pub subject: Option<String>,
     /// True once the body was scrubbed because its subject was redacted.
@@ -57,8 +64,9 @@ pub struct IdempotencyRecord {
     pub redacted: bool,
 }
 
-/// The index keys of an idempotency record: gsi2 under the resource its stored body shows
-/// (for [`Store::scrub_idempotency`]), every other index under the record's own key, a
+/// The index keys of an idempotency record: gsi2 under its subject (the session, document or
+/// account whose redaction removes what the stored body shows, for
+/// [`Store::scrub_idempotency`]), every other index under the record's own key, a
 /// partition no query names. Records carry a `ttl`, and DynamoDB Local's TTL cannot delete
 /// an item missing the key of one of the table's indexes (and then stops deleting anything
 /// in that table: see `timers::timer_item`), so the same items work locally and on AWS.
@@ -174,8 +182,9 @@ impl Store {
         }
     }
 
-    /// Stores the response of a claimed request. `subject` is the id of the resource the
-    /// body shows; the record is indexed under it for [`Store::scrub_idempotency`].
+    /// Stores the response of a claimed request. `subject` is the id of the session,
+    /// document or account whose redaction removes what the body shows; the record is
+    /// indexed under it for [`Store::scrub_idempotency`].
     pub async fn complete_idempotency(
         &self,
         tenancy: &Tenancy,
@@ -253,8 +262,9 @@ impl Store {
 }
 
 impl Store {
-    /// Removes the stored bodies of every idempotent response that showed `subject` (a
-    /// session or account being redacted): the record stays, so a retry is still not
+    /// Removes the stored bodies of every idempotent response indexed under `subject` (a
+    /// session, account or document being redacted: every answer that showed it or a
+    /// device, document or verification of it): the record stays, so a retry is still not
     /// executed twice, but it no longer holds personal data. 1 Query + 1 write per record.
     pub async fn scrub_idempotency(
         &self,

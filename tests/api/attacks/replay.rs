@@ -1,1 +1,427 @@
-//! Attacks: replay (see `attacks/mod.rs`).
+//! Attacks: replay (see `attacks/mod.rs`). An `Idempotency-Key` is per tenancy, so another
+//! key of the same tenant and environment can send the same key and body; a replay must
+//! still be an authorized request, must never carry a stored refusal to a key that may act,
+//! and must never hand back what a redaction removed. Also: back-dating `evaluated_on` with a
+//! production key.
+
+use http::{Method, StatusCode};
+use idv::domain::auth::Permission;
+use idv::domain::values::Environment;
+use idv_checks::fixtures::{licence_back_jpeg, LicenceFields, Variant};
+use idv_tests::{put_upload, Reply, TestApp};
+use serde_json::{json, Value};
+use time::macros::date;
+
+/// What a replay must never show after the session was redacted: the device's IP address
+/// and user agent, the document's file name, and the name and birth date the verification
+/// extracted from the licence fixture (`LicenceFields::default()`).
+const PERSONAL: [&str; 6] = [
+    "203.0.113.77",
+    "Zebulon's phone",
+    "zebulon-licence-back.jpg",
+    "MICHAEL",
+    "SAMPLE",
+    "1986-06-06",
+];
+
+fn device_body(session: &str) -> Value {
+    json!({"data": {"type": "session_device",
+        "attributes": {"user_agent": "Mozilla/5.0 (Zebulon's phone)", "platform": "ios",
+                       "ip_address": "203.0.113.77"},
+        "relationships": {"session": {"data": {"type": "session", "id": session}}}}})
+}
+
+/// `POST /documents/idvs` of one licence back (of `bytes.len()` bytes) for `session`.
+fn document_body(session: &str, size: usize) -> Value {
+    json!({"data": {"type": "document/idv",
+        "attributes": {"files": [{"filename": "zebulon-licence-back.jpg",
+            "content_type": "image/jpeg", "byte_size": size, "side": "back"}]},
+        "relationships": {"session": {"data": {"type": "session", "id": session}}}}})
+}
+
+fn verification_body(session: &str, doc: &str) -> Value {
+    json!({"data": {"type": "verification/idv",
+        "relationships": {"document": {"data": {"type": "document/idv", "id": doc}},
+                          "session": {"data": {"type": "session", "id": session}}}},
+        "meta": {"auto_update_session": true}})
+}
+
+/// Creates a licence-back document for `session` with `key` (and `headers`), uploads
+/// `bytes` and delivers the upload event. Returns the create answer.
+async fn uploaded_licence(
+    app: &TestApp,
+    key: &str,
+    session: &str,
+    bytes: Vec<u8>,
+    headers: &[(&str, &str)],
+) -> Reply {
+    let created = app
+        .call(
+            Method::POST,
+            "/v1/identity/documents/idvs",
+            key,
+            Some(&document_body(session, bytes.len())),
+            headers,
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.json);
+    let (url, upload_headers) = created.upload(0);
+    assert_eq!(put_upload(&url, &upload_headers, bytes).await, 200);
+    app.deliver_uploads().await;
+    created
+}
+
+fn shows_personal_data(r: &Reply) -> Vec<&'static str> {
+    let text = r.json.to_string();
+    PERSONAL
+        .iter()
+        .copied()
+        .filter(|p| text.contains(p))
+        .collect()
+}
+
+#[tokio::test]
+async fn replay_without_scope_is_forbidden() {
+    let app = TestApp::new().await;
+    let session = app.create_session(None).await;
+    let body = device_body(&session);
+    let idem = [("idempotency-key", "device-1")];
+    let first = app
+        .call(
+            Method::POST,
+            "/v1/identity/session-devices",
+            &app.key,
+            Some(&body),
+            &idem,
+        )
+        .await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.json);
+    assert_eq!(first.attr("ip_address"), "203.0.113.77");
+
+    // Another key of the same tenant and environment, holding only `accounts:read`, sends
+    // the same key and body.
+    let reader = app
+        .issue_key(
+            "acme",
+            Environment::Staging,
+            &[Permission::AccountsRead],
+            None,
+        )
+        .await;
+    let r = app
+        .call(
+            Method::POST,
+            "/v1/identity/session-devices",
+            &reader,
+            Some(&body),
+            &idem,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::FORBIDDEN, "forbidden"),
+        "{}",
+        r.json
+    );
+    assert_eq!(
+        r.json["errors"][0]["meta"]["required_scope"],
+        "sessions:write"
+    );
+    assert!(!r.headers.contains_key("idempotent-replayed"));
+    assert!(!r.json.to_string().contains("203.0.113.77"), "{}", r.json);
+
+    // The key that holds the scope still gets its replay.
+    let again = app
+        .call(
+            Method::POST,
+            "/v1/identity/session-devices",
+            &app.key,
+            Some(&body),
+            &idem,
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::CREATED);
+    assert_eq!(again.headers["idempotent-replayed"], "true");
+    assert_eq!(again.json, first.json);
+}
+
+#[tokio::test]
+async fn forbidden_answer_is_not_replayed() {
+    let app = TestApp::new().await;
+    let reader = app
+        .issue_key(
+            "acme",
+            Environment::Staging,
+            &[Permission::AccountsRead],
+            None,
+        )
+        .await;
+    let body = json!({"data": {"type": "session", "attributes": {"entity_type": "person"}}});
+    let idem = [("idempotency-key", "open-session-9")];
+    let refused = app
+        .call(
+            Method::POST,
+            "/v1/identity/sessions",
+            &reader,
+            Some(&body),
+            &idem,
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.json);
+
+    // A key holding `sessions:write` sends the same key and body: it runs.
+    let created = app
+        .call(
+            Method::POST,
+            "/v1/identity/sessions",
+            &app.key,
+            Some(&body),
+            &idem,
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.json);
+    assert!(!created.headers.contains_key("idempotent-replayed"));
+    let listed = app.get("/v1/identity/sessions?page[total]=true").await;
+    assert_eq!(listed.json["meta"]["page"]["total"], 1);
+
+    // And from then on that answer is the one replayed, to keys that may see it.
+    let again = app
+        .call(
+            Method::POST,
+            "/v1/identity/sessions",
+            &app.key,
+            Some(&body),
+            &idem,
+        )
+        .await;
+    assert_eq!(again.headers["idempotent-replayed"], "true");
+    assert_eq!(again.json, created.json);
+}
+
+#[tokio::test]
+async fn replay_does_not_carry_download_urls_to_a_write_only_key() {
+    let app = TestApp::new().await;
+    let session = app.create_session(None).await;
+    let licence = licence_back_jpeg(&LicenceFields::default(), Variant::Clean);
+    let doc = uploaded_licence(&app, &app.key, &session, licence, &[])
+        .await
+        .id();
+    let path = format!("/v1/identity/documents/idvs/{doc}/submit");
+    let idem = [("idempotency-key", "submit-1")];
+    // A key holding `documents:read` submits: the answer carries a working download URL.
+    let first = app.call(Method::POST, &path, &app.key, None, &idem).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.json);
+    assert!(first.attr("files")[0]["url"].is_string(), "{}", first.json);
+
+    // An upload client's key (`documents:write` only) sends the same key and body.
+    let writer = app
+        .issue_key(
+            "acme",
+            Environment::Staging,
+            &[Permission::DocumentsWrite],
+            None,
+        )
+        .await;
+    let r = app.call(Method::POST, &path, &writer, None, &idem).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::FORBIDDEN, "forbidden"),
+        "{}",
+        r.json
+    );
+    assert_eq!(
+        r.json["errors"][0]["meta"]["required_scope"],
+        "documents:read"
+    );
+    assert!(
+        !r.json.to_string().contains("X-Amz-Signature"),
+        "{}",
+        r.json
+    );
+
+    let again = app.call(Method::POST, &path, &app.key, None, &idem).await;
+    assert_eq!(again.headers["idempotent-replayed"], "true");
+    assert_eq!(again.json, first.json);
+}
+
+#[tokio::test]
+async fn replay_after_redaction_holds_no_personal_data() {
+    let app = TestApp::new().await;
+    let session = app.create_session(None).await;
+
+    let device = device_body(&session);
+    let dev = app
+        .call(
+            Method::POST,
+            "/v1/identity/session-devices",
+            &app.key,
+            Some(&device),
+            &[("idempotency-key", "dev")],
+        )
+        .await;
+    assert_eq!(dev.status, StatusCode::CREATED, "{}", dev.json);
+
+    let licence = licence_back_jpeg(&LicenceFields::default(), Variant::Clean);
+    let size = licence.len();
+    let doc = uploaded_licence(
+        &app,
+        &app.key,
+        &session,
+        licence,
+        &[("idempotency-key", "doc")],
+    )
+    .await;
+
+    let verification = verification_body(&session, &doc.id());
+    let ver = app
+        .call(
+            Method::POST,
+            "/v1/identity/verifications",
+            &app.key,
+            Some(&verification),
+            &[("idempotency-key", "ver")],
+        )
+        .await;
+    assert_eq!(ver.status, StatusCode::CREATED, "{}", ver.json);
+    assert_eq!(ver.attr("status"), "passed", "{}", ver.json);
+    for (r, what) in [(&dev, "device"), (&doc, "document"), (&ver, "verification")] {
+        assert!(!shows_personal_data(r).is_empty(), "{what} shows it before");
+    }
+
+    let redacted = app
+        .post(&format!("/v1/identity/sessions/{session}/redact"), None)
+        .await;
+    assert_eq!(redacted.status, StatusCode::OK, "{}", redacted.json);
+
+    for (path, body, key) in [
+        ("/v1/identity/session-devices", device, "dev"),
+        (
+            "/v1/identity/documents/idvs",
+            document_body(&session, size),
+            "doc",
+        ),
+        ("/v1/identity/verifications", verification, "ver"),
+    ] {
+        let r = app
+            .call(
+                Method::POST,
+                path,
+                &app.key,
+                Some(&body),
+                &[("idempotency-key", key)],
+            )
+            .await;
+        assert_eq!(
+            shows_personal_data(&r),
+            Vec::<&str>::new(),
+            "{path}: {}",
+            r.json
+        );
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::CONFLICT, "session_redacted"),
+            "{path}: not run again either"
+        );
+    }
+
+    // Nor does any item in the table, idempotency records and their stored bodies included.
+    let values = app.all_values().await;
+    let left: Vec<&str> = PERSONAL
+        .iter()
+        .copied()
+        .filter(|p| values.iter().any(|v| v.contains(p)))
+        .collect();
+    assert_eq!(left, Vec::<&str>::new());
+}
+
+#[tokio::test]
+async fn production_key_cannot_backdate_evaluated_on() {
+    let app = TestApp::new().await;
+    let production = app
+        .issue_key("acme", Environment::Production, &[Permission::All], None)
+        .await;
+    let session = app
+        .call(
+            Method::POST,
+            "/v1/identity/sessions",
+            &production,
+            Some(&json!({"data": {"type": "session", "attributes": {"entity_type": "person"}}})),
+            &[],
+        )
+        .await;
+    assert_eq!(session.status, StatusCode::CREATED);
+    let session = session.id();
+    // A licence that expired in 2020: evaluated today it fails.
+    let expired = LicenceFields {
+        issue_date: date!(2015 - 01 - 10),
+        expiry_date: date!(2020 - 01 - 10),
+        ..LicenceFields::default()
+    };
+    let doc = uploaded_licence(
+        &app,
+        &production,
+        &session,
+        licence_back_jpeg(&expired, Variant::Clean),
+        &[],
+    )
+    .await
+    .id();
+
+    // Evaluated as of 2019 it would pass: a production key may not ask for that.
+    let mut body = verification_body(&session, &doc);
+    body["data"]["attributes"] = json!({"evaluated_on": "2019-06-01"});
+    let r = app
+        .call(
+            Method::POST,
+            "/v1/identity/verifications",
+            &production,
+            Some(&body),
+            &[],
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code(), r.source()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_attribute",
+            "/data/attributes/evaluated_on"
+        ),
+        "{}",
+        r.json
+    );
+    let listed = app
+        .call(
+            Method::GET,
+            "/v1/identity/verifications",
+            &production,
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(listed.json["data"], json!([]), "nothing written");
+    let s = app
+        .call(
+            Method::GET,
+            &format!("/v1/identity/sessions/{session}"),
+            &production,
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(s.attr("person"), &Value::Null, "the session was not filled");
+
+    // Today (the default, or said explicitly) it runs, and fails as it should.
+    let today = idv::domain::values::Timestamp::now().date().to_string();
+    body["data"]["attributes"] = json!({"evaluated_on": today});
+    let r = app
+        .call(
+            Method::POST,
+            "/v1/identity/verifications",
+            &production,
+            Some(&body),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+    assert_eq!(r.attr("status"), "failed");
+}
