@@ -377,8 +377,8 @@ async fn files_can_be_added_while_pending() {
         .await;
     assert_eq!(
         (r.status, r.code()),
-        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_attribute"),
-        "a fifth file"
+        (StatusCode::CONFLICT, "limit_exceeded"),
+        "a fifth file (API.md §4)"
     );
 }
 

@@ -181,12 +181,16 @@ impl Store {
         filter: &DocumentFilter,
         page: &PageRequest,
     ) -> Result<Page<Document>, StoreError> {
-        let mut f = Filter {
+        // The kind needs a filter only where the partition mixes kinds (a session's or an
+        // account's documents): a filter makes each Query read up to 100 items.
+        let of_kind = Filter {
             expression: "#f_kind = :f_kind".into(),
             names: [("#f_kind".to_owned(), "kind".to_owned())].into(),
             values: [(":f_kind".to_owned(), s(kind_name(kind)))].into(),
         };
+        let mut f = Filter::default();
         let partition = if let Some(session) = filter.session_id {
+            f = f.and(of_kind);
             if let Some(account) = filter.account_id {
                 f = f.and(Filter {
                     expression: "#f_acc = :f_acc".into(),
@@ -201,6 +205,7 @@ impl Store {
                 filter: None,
             }
         } else if let Some(account) = filter.account_id {
+            f = f.and(of_kind);
             Partition {
                 index: Some(GSI2),
                 pk: keys::account_children_pk(tenancy, account),
@@ -224,7 +229,7 @@ impl Store {
             ascending: false,
             from: None,
             to: None,
-            filter: Some(f),
+            filter: (!f.expression.is_empty()).then_some(f),
         };
         self.list(&query, page)
             .await?

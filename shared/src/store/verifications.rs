@@ -14,6 +14,13 @@ use crate::domain::verification::{Verification, VerificationStatus};
 /// Entity name of verification items.
 pub const ENTITY: &str = "verification";
 
+/// Most fingerprint sightings one verification reads: one more than the sightings the
+/// document and session being verified can hold themselves (their verification caps,
+/// [`crate::domain::document::MAX_VERIFICATIONS`] and
+/// [`crate::domain::session::MAX_VERIFICATIONS`]).
+pub const SIGHTINGS_READ: usize =
+    crate::domain::document::MAX_VERIFICATIONS + crate::domain::session::MAX_VERIFICATIONS + 1;
+
 /// The item of a verification: listed for the tenancy (gsi1) and under its session (gsi3).
 pub fn verification_item(tenancy: &Tenancy, v: &Verification) -> Result<Item, StoreError> {
     let pos = keys::position(v.created_at, &v.id);
@@ -116,36 +123,33 @@ impl Store {
         .await
     }
 
-    /// Every sighting of a fingerprint (1 Query).
+    /// The newest sightings of a fingerprint, at most [`SIGHTINGS_READ`] (1 Query, newest
+    /// first), so a document number seen thousands of times costs no more than one seen
+    /// twice. Enough to find any sighting elsewhere: a document holds at most 100
+    /// verifications and a session at most 100, so at most 200 sightings belong to the
+    /// document and session being verified; the count of other sessions is then a lower
+    /// bound.
     pub async fn sightings(
         &self,
         tenancy: &Tenancy,
         fingerprint_hex: &str,
     ) -> Result<Vec<Sighting>, StoreError> {
-        let mut out = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client()
-                .query()
-                .table_name(self.table())
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(
-                    ":pk",
-                    s(keys::fingerprint_pk(tenancy, fingerprint_hex)),
-                )
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| super::sdk_error("reading fingerprint sightings", e))?;
-            for item in page.items.unwrap_or_default() {
-                out.push(decode("reading fingerprint sightings", item)?);
-            }
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok(out);
-            }
-        }
+        let page = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(keys::fingerprint_pk(tenancy, fingerprint_hex)))
+            .scan_index_forward(false)
+            .limit(i32::try_from(SIGHTINGS_READ).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(|e| super::sdk_error("reading fingerprint sightings", e))?;
+        page.items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| decode("reading fingerprint sightings", item))
+            .collect()
     }
 
     /// One page of verifications, newest first.
