@@ -104,21 +104,165 @@ pub fn parse_duration(text: &str) -> Option<time::Duration> {
         .map(time::Duration::seconds)
 }
 
+/// How long any one AWS call (DynamoDB, S3, or any other client built from
+/// [`aws_shared_config`]) may take, so that a dependency that hangs, refuses connections or
+/// throttles ends the call with an error the API answers as `503 service_unavailable`, well
+/// inside the function's own timeout (15 s for the API functions in `template.yaml`; API
+/// Gateway gives up at 29 s) instead of running into it.
+///
+/// The SDK's retries happen inside `operation`: attempts × `attempt` plus back-off is cut
+/// off there. A request whose dependency is down therefore fails within one `operation`
+/// (two when the dependency goes down after the request claimed its idempotency key:
+/// giving the key back is one more call).
+///
+/// | variable | meaning | default |
+/// |---|---|---|
+/// | `IDV_AWS_CONNECT_TIMEOUT_MS` | TCP and TLS connect | `1000` |
+/// | `IDV_AWS_ATTEMPT_TIMEOUT_MS` | one attempt: request sent to response headers read | `2000` |
+/// | `IDV_AWS_OPERATION_TIMEOUT_MS` | one call, all attempts and back-off included | `5000` |
+/// | `IDV_AWS_MAX_ATTEMPTS` | attempts per call (the SDK's standard retry mode) | `3` |
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AwsTimeouts {
+    /// Connect timeout.
+    pub connect: Duration,
+    /// Timeout of one attempt.
+    pub attempt: Duration,
+    /// Timeout of one operation, retries included.
+    pub operation: Duration,
+    /// Attempts per operation (1 = no retry).
+    pub max_attempts: u32,
+}
+
+impl AwsTimeouts {
+    /// The values production runs with. DynamoDB answers in milliseconds and S3's first
+    /// byte comes well under a second, so a 2 s attempt only cuts off a dependency that is
+    /// not answering; 5 s per call leaves room for three calls in the 15 s function timeout.
+    pub const PRODUCTION: AwsTimeouts = AwsTimeouts {
+        connect: Duration::from_secs(1),
+        attempt: Duration::from_secs(2),
+        operation: Duration::from_secs(5),
+        max_attempts: 3,
+    };
+
+    /// [`AwsTimeouts::PRODUCTION`], with any `IDV_AWS_*` variable overriding its value.
+    pub fn from_env() -> Result<AwsTimeouts, ConfigError> {
+        Self::from_lookup(var)
+    }
+
+    /// [`AwsTimeouts::from_env`] over any variable lookup (testable without touching the
+    /// process environment).
+    pub fn from_lookup(
+        lookup: impl Fn(&'static str) -> Option<String>,
+    ) -> Result<AwsTimeouts, ConfigError> {
+        let number = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
+            match lookup(name) {
+                Some(v) => match v.parse::<u64>() {
+                    Ok(n) if n > 0 => Ok(n),
+                    _ => Err(ConfigError::Invalid(name)),
+                },
+                None => Ok(default),
+            }
+        };
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        let p = Self::PRODUCTION;
+        let t = AwsTimeouts {
+            connect: Duration::from_millis(number("IDV_AWS_CONNECT_TIMEOUT_MS", ms(p.connect))?),
+            attempt: Duration::from_millis(number("IDV_AWS_ATTEMPT_TIMEOUT_MS", ms(p.attempt))?),
+            operation: Duration::from_millis(number(
+                "IDV_AWS_OPERATION_TIMEOUT_MS",
+                ms(p.operation),
+            )?),
+            max_attempts: u32::try_from(number("IDV_AWS_MAX_ATTEMPTS", u64::from(p.max_attempts))?)
+                .map_err(|_| ConfigError::Invalid("IDV_AWS_MAX_ATTEMPTS"))?,
+        };
+        if t.attempt > t.operation {
+            return Err(ConfigError::Invalid("IDV_AWS_ATTEMPT_TIMEOUT_MS"));
+        }
+        Ok(t)
+    }
+
+    /// The SDK's timeout settings.
+    pub fn timeout_config(&self) -> aws_config::timeout::TimeoutConfig {
+        aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(self.connect)
+            .operation_attempt_timeout(self.attempt)
+            .operation_timeout(self.operation)
+            .build()
+    }
+
+    /// The SDK's retry settings: standard mode, `max_attempts`, back-off starting at a
+    /// quarter of an attempt (the SDK's 1 s default would spend a fifth of the operation
+    /// budget waiting).
+    pub fn retry_config(&self) -> aws_config::retry::RetryConfig {
+        aws_config::retry::RetryConfig::standard()
+            .with_max_attempts(self.max_attempts)
+            .with_initial_backoff(self.attempt / 4)
+            .with_max_backoff(self.attempt)
+    }
+}
+
+/// The timeouts of this process: the environment's, or production's if a variable does not
+/// parse (logged: a client without limits is what this guards against).
+fn process_timeouts() -> AwsTimeouts {
+    AwsTimeouts::from_env().unwrap_or_else(|e| {
+        tracing::error!(error = %e, "AWS timeouts misconfigured; using the production values");
+        AwsTimeouts::PRODUCTION
+    })
+}
+
+/// The standard AWS configuration chain (region, credentials, `AWS_ENDPOINT_URL_*`) with
+/// this process's [`AwsTimeouts`], so every client built from it is bounded. Call once per
+/// cold start.
+pub async fn aws_shared_config() -> aws_config::SdkConfig {
+    let t = process_timeouts();
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(t.timeout_config())
+        .retry_config(t.retry_config())
+        .load()
+        .await
+}
+
+/// A DynamoDB client from `builder` with `timeouts` (production and the tests build their
+/// clients through here).
+pub fn dynamodb_from(
+    builder: aws_sdk_dynamodb::config::Builder,
+    timeouts: &AwsTimeouts,
+) -> aws_sdk_dynamodb::Client {
+    aws_sdk_dynamodb::Client::from_conf(
+        builder
+            .timeout_config(timeouts.timeout_config())
+            .retry_config(timeouts.retry_config())
+            .build(),
+    )
+}
+
+/// An S3 client from `builder` with `timeouts` (production and the tests build their
+/// clients through here).
+pub fn s3_from(builder: aws_sdk_s3::config::Builder, timeouts: &AwsTimeouts) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        builder
+            .timeout_config(timeouts.timeout_config())
+            .retry_config(timeouts.retry_config())
+            .build(),
+    )
+}
+
 /// Builds the DynamoDB client from the standard AWS configuration chain (region,
 /// credentials, `AWS_ENDPOINT_URL_DYNAMODB`). Call once per cold start.
 pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
     aws_clients().await.0
 }
 
-/// Both clients from one load of the AWS configuration chain. Call once per cold start.
+/// Both clients from one load of the AWS configuration chain, each bounded by
+/// [`AwsTimeouts`]. Call once per cold start.
 pub async fn aws_clients() -> (aws_sdk_dynamodb::Client, aws_sdk_s3::Client) {
-    let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let shared = aws_shared_config().await;
+    let t = process_timeouts();
     let s3 = aws_sdk_s3::config::Builder::from(&shared)
-        .force_path_style(var("IDV_S3_FORCE_PATH_STYLE").is_some_and(|v| v == "true"))
-        .build();
+        .force_path_style(var("IDV_S3_FORCE_PATH_STYLE").is_some_and(|v| v == "true"));
     (
-        aws_sdk_dynamodb::Client::new(&shared),
-        aws_sdk_s3::Client::from_conf(s3),
+        dynamodb_from(aws_sdk_dynamodb::config::Builder::from(&shared), &t),
+        s3_from(s3, &t),
     )
 }
 
@@ -157,6 +301,97 @@ mod tests {
             "99999999999999999d",
         ] {
             assert_eq!(parse_duration(bad), None, "{bad:?}");
+        }
+    }
+
+    /// The smallest `Timeout:` of the template's functions (the Globals value and every
+    /// per-function override).
+    fn shortest_function_timeout() -> Duration {
+        include_str!("../../template.yaml")
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("Timeout:"))
+            .filter_map(|v| v.trim().parse::<u64>().ok())
+            .min()
+            .map(Duration::from_secs)
+            .expect("template.yaml sets function timeouts")
+    }
+
+    #[test]
+    fn production_timeouts_end_a_call_well_inside_the_function_timeout() {
+        let p = AwsTimeouts::PRODUCTION;
+        let function = shortest_function_timeout();
+        assert_eq!(function, Duration::from_secs(15));
+        // A request to a dependency that went down mid-request makes at most two calls
+        // that run into the limit (the failing one, and giving its idempotency key back);
+        // a third fits too, before the function's timeout and API Gateway's 29 s.
+        assert!(p.operation * 3 <= function, "{p:?}");
+        assert!(p.attempt < p.operation && p.connect < p.attempt, "{p:?}");
+        assert!(
+            p.max_attempts >= 2,
+            "the SDK still retries a dropped connection"
+        );
+        assert_eq!(AwsTimeouts::from_lookup(|_| None).expect("defaults"), p);
+    }
+
+    #[tokio::test]
+    async fn clients_are_built_with_the_timeouts() {
+        let p = AwsTimeouts::PRODUCTION;
+        let ddb = dynamodb_from(
+            aws_sdk_dynamodb::Config::builder()
+                .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest()),
+            &p,
+        );
+        let s3 = s3_from(
+            aws_sdk_s3::Config::builder()
+                .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest()),
+            &p,
+        );
+        for (timeouts, retries) in [
+            (ddb.config().timeout_config(), ddb.config().retry_config()),
+            (s3.config().timeout_config(), s3.config().retry_config()),
+        ] {
+            let t = timeouts.expect("timeouts set");
+            assert_eq!(t.connect_timeout(), Some(p.connect));
+            assert_eq!(t.operation_attempt_timeout(), Some(p.attempt));
+            assert_eq!(t.operation_timeout(), Some(p.operation));
+            assert_eq!(retries.expect("retries set").max_attempts(), p.max_attempts);
+        }
+    }
+
+    #[test]
+    fn timeouts_are_configurable_and_checked() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &'static str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| (*v).to_owned())
+            }
+        };
+        let t = AwsTimeouts::from_lookup(env(&[
+            ("IDV_AWS_CONNECT_TIMEOUT_MS", "100"),
+            ("IDV_AWS_ATTEMPT_TIMEOUT_MS", "200"),
+            ("IDV_AWS_OPERATION_TIMEOUT_MS", "500"),
+            ("IDV_AWS_MAX_ATTEMPTS", "2"),
+        ]))
+        .expect("valid");
+        assert_eq!(
+            t,
+            AwsTimeouts {
+                connect: Duration::from_millis(100),
+                attempt: Duration::from_millis(200),
+                operation: Duration::from_millis(500),
+                max_attempts: 2,
+            }
+        );
+        for bad in [
+            &[("IDV_AWS_ATTEMPT_TIMEOUT_MS", "0")][..],
+            &[("IDV_AWS_OPERATION_TIMEOUT_MS", "5s")][..],
+            &[("IDV_AWS_MAX_ATTEMPTS", "-1")][..],
+            // An attempt longer than the whole call is a typo, not a setting.
+            &[("IDV_AWS_ATTEMPT_TIMEOUT_MS", "9000")][..],
+        ] {
+            assert!(AwsTimeouts::from_lookup(env(bad)).is_err(), "{bad:?}");
         }
     }
 }

@@ -14,7 +14,7 @@ use axum::body::Body;
 use axum::Router;
 use http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
-use idv::config::Config;
+use idv::config::{AwsTimeouts, Config};
 use idv::domain::auth::{hash_secret, new_secret, ApiKey, Permission};
 use idv::domain::ids::ApiKeyId;
 use idv::domain::values::{Environment, Tenancy, TenantId, Timestamp};
@@ -38,9 +38,15 @@ pub const S3_SECRET_KEY: &str = "idvlocalsecretkey";
 
 /// A client for the local S3 server (path-style: no bucket subdomains on localhost).
 pub fn s3_client() -> aws_sdk_s3::Client {
-    let config = aws_sdk_s3::Config::builder()
+    s3_client_at(&s3_endpoint(), &harness_timeouts())
+}
+
+/// An S3 client for the server at `endpoint`, built as production builds its clients
+/// (`idv::config::s3_from`) with `timeouts`.
+pub fn s3_client_at(endpoint: &str, timeouts: &AwsTimeouts) -> aws_sdk_s3::Client {
+    let builder = aws_sdk_s3::Config::builder()
         .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-        .endpoint_url(s3_endpoint())
+        .endpoint_url(endpoint)
         .region(aws_sdk_s3::config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_s3::config::Credentials::new(
             S3_ACCESS_KEY,
@@ -49,9 +55,21 @@ pub fn s3_client() -> aws_sdk_s3::Client {
             None,
             "tests",
         ))
-        .force_path_style(true)
-        .build();
-    aws_sdk_s3::Client::from_conf(config)
+        .force_path_style(true);
+    idv::config::s3_from(builder, timeouts)
+}
+
+/// The limits the harness's own clients run with: built the production way, but with
+/// attempts long enough for a DynamoDB Local that shares two cores with compilers and
+/// the rest of the suite (a stalled JVM is not the fault under test). The fault tests use
+/// `AwsTimeouts::PRODUCTION`.
+pub fn harness_timeouts() -> AwsTimeouts {
+    AwsTimeouts {
+        connect: Duration::from_secs(5),
+        attempt: Duration::from_secs(20),
+        operation: Duration::from_secs(60),
+        max_attempts: 3,
+    }
 }
 
 /// The DynamoDB Local endpoint of this test run.
@@ -63,13 +81,18 @@ pub fn dynamodb_endpoint() -> String {
 
 /// A client for DynamoDB Local (it wants a signature but checks none).
 pub fn dynamodb_client() -> Client {
-    let config = aws_sdk_dynamodb::Config::builder()
+    dynamodb_client_at(&dynamodb_endpoint(), &harness_timeouts())
+}
+
+/// A DynamoDB client for the server at `endpoint`, built as production builds its clients
+/// (`idv::config::dynamodb_from`) with `timeouts`.
+pub fn dynamodb_client_at(endpoint: &str, timeouts: &AwsTimeouts) -> Client {
+    let builder = aws_sdk_dynamodb::Config::builder()
         .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(dynamodb_endpoint())
+        .endpoint_url(endpoint)
         .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("local", "local", None, None, "tests"))
-        .build();
-    Client::from_conf(config)
+        .credentials_provider(Credentials::new("local", "local", None, None, "tests"));
+    idv::config::dynamodb_from(builder, timeouts)
 }
 
 /// A response as a test sees it.
@@ -463,6 +486,35 @@ impl TestApp {
             }
         }
         out
+    }
+
+    /// The same app with the routers' DynamoDB client pointed at `dynamodb` and S3 client at
+    /// `s3` (each `None`: unchanged), built with `timeouts`. The key cache is kept, so keys
+    /// it already trusts still authenticate; `client`, `store` and `objects` keep talking to
+    /// the real servers, so a test can check afterwards what was written.
+    pub fn with_dependencies_at(
+        mut self,
+        dynamodb: Option<&str>,
+        s3: Option<&str>,
+        timeouts: &AwsTimeouts,
+    ) -> TestApp {
+        let store = match dynamodb {
+            Some(e) => Store::new(dynamodb_client_at(e, timeouts), self.table.clone()),
+            None => self.store.clone(),
+        };
+        let objects = match s3 {
+            Some(e) => Objects::new(s3_client_at(e, timeouts), self.objects.bucket()),
+            None => self.objects.clone(),
+        };
+        let keys = self.state.keys.clone();
+        let mut state = AppState::new(store, objects, (*self.state.config).clone());
+        state.keys = keys;
+        self.sessions = sessions::router(state.clone());
+        self.accounts = accounts::router(state.clone());
+        self.documents = documents::router(state.clone());
+        self.verifications = verifications::router(state.clone(), test_verify_settings());
+        self.state = state;
+        self
     }
 }
 

@@ -340,8 +340,15 @@ impl IntoResponse for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
+        if matches!(
+            e,
+            StoreError::Throttled { .. } | StoreError::Unavailable { .. }
+        ) {
+            // Logged here: the 503 itself carries nothing but its code.
+            tracing::warn!(request_id = %current_request_id(), error = %chain(&e), "dependency unavailable");
+            return ApiError::Unavailable;
+        }
         match e {
-            StoreError::Throttled { .. } => ApiError::Unavailable,
             StoreError::TransactionConflict => ApiError::Conflict,
             other => ApiError::internal(other),
         }

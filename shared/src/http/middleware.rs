@@ -197,7 +197,8 @@ async fn idempotency_layer(State(state): State<AppState>, req: Request, next: Ne
             }
         }
         Ok(Claim::Acquired) => {
-            let (response, scopes) = recording_scopes(next.run(req)).await;
+            let ((response, writes), scopes) =
+                recording_scopes(crate::store::watch_writes(next.run(req))).await;
             let (parts, body) = response.into_parts();
             let bytes = match body.collect().await {
                 Ok(c) => c.to_bytes(),
@@ -214,7 +215,17 @@ async fn idempotency_layer(State(state): State<AppState>, req: Request, next: Ne
                 || status == 401
                 || status == 403
                 || (status == 409 && is_conflict(&bytes));
-            let outcome = if retryable {
+            let outcome = if retryable && writes.may_have_written() {
+                // A transaction committed or may have (it timed out after being sent):
+                // running the request again could do it twice. Keep the key claimed, so a
+                // retry gets 409 `conflict` until the lease ends.
+                tracing::warn!(
+                    status,
+                    ?writes,
+                    "request failed after writing; idempotency key kept until its lease ends"
+                );
+                Ok(())
+            } else if retryable {
                 store
                     .release_idempotency(&tenancy, &key_hash, &fingerprint)
                     .await

@@ -19,6 +19,7 @@ pub mod timers;
 pub mod verifications;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
@@ -50,6 +51,19 @@ pub enum StoreError {
     Throttled {
         /// What we were doing.
         context: &'static str,
+    },
+    /// DynamoDB or S3 did not answer in time, refused or dropped the connection, or
+    /// answered with a server error (after the SDK's retries): the caller should back off
+    /// (`503` with `Retry-After`). For a write, whether it took effect is unknown.
+    #[error("{service} unavailable while {context}")]
+    Unavailable {
+        /// `DynamoDB` or `S3`.
+        service: &'static str,
+        /// What we were doing.
+        context: &'static str,
+        /// The SDK error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// Any other DynamoDB failure.
     #[error("DynamoDB failed while {context}")]
@@ -104,11 +118,41 @@ const THROTTLING_CODES: [&str; 4] = [
     "LimitExceededException",
 ];
 
-/// Maps an SDK error to a [`StoreError`], recognising throttling.
+/// True when an SDK error means the service could not be reached or could not serve us
+/// right now, rather than that it refused this request: a timeout (connect, attempt or
+/// operation), a connection refused, reset or dropped, or a 5xx answer. The SDK has already
+/// retried these within its operation timeout (`config::AwsTimeouts`).
+pub(crate) fn is_unavailable<E, R>(err: &SdkError<E, R>) -> bool
+where
+    R: HttpStatus,
+{
+    match err {
+        SdkError::TimeoutError(_) => true,
+        // Not `is_user`: a request the client could not even build or sign is a bug.
+        SdkError::DispatchFailure(d) => !d.is_user(),
+        SdkError::ResponseError(r) => r.raw().status_code() >= 500,
+        SdkError::ServiceError(s) => s.raw().status_code() >= 500,
+        _ => false,
+    }
+}
+
+/// The HTTP status of a raw SDK response (every SDK client answers with the same type).
+pub(crate) trait HttpStatus {
+    /// The status code.
+    fn status_code(&self) -> u16;
+}
+
+impl HttpStatus for aws_sdk_dynamodb::config::http::HttpResponse {
+    fn status_code(&self) -> u16 {
+        self.status().as_u16()
+    }
+}
+
+/// Maps an SDK error to a [`StoreError`], recognising throttling and unavailability.
 pub(crate) fn sdk_error<E, R>(context: &'static str, err: SdkError<E, R>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
+    R: HttpStatus + std::fmt::Debug + Send + Sync + 'static,
 {
     if err
         .as_service_error()
@@ -117,9 +161,198 @@ where
     {
         return StoreError::Throttled { context };
     }
+    if is_unavailable(&err) {
+        return StoreError::Unavailable {
+            service: "DynamoDB",
+            context,
+            source: Box::new(err),
+        };
+    }
     StoreError::Dynamo {
         context,
         source: Box::new(err),
+    }
+}
+
+/// What the writes of one request came to, as [`watch_writes`] saw them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriteOutcome {
+    /// A transaction committed.
+    pub committed: bool,
+    /// A transaction was sent and no definite answer came back (timeout, dropped
+    /// connection, server error): it may have committed.
+    pub unknown: bool,
+}
+
+impl WriteOutcome {
+    /// True when something may have been written: running the request again could do it
+    /// twice.
+    pub fn may_have_written(&self) -> bool {
+        self.committed || self.unknown
+    }
+}
+
+#[derive(Debug, Default)]
+struct WriteWatch {
+    committed: AtomicBool,
+    unknown: AtomicBool,
+}
+
+tokio::task_local! {
+    static WRITES: Arc<WriteWatch>;
+}
+
+/// Runs `f`, recording what the transactions it runs (on this task) came to. The
+/// idempotency layer uses it to keep a key claimed when a failed request may have written.
+pub async fn watch_writes<F: std::future::Future>(f: F) -> (F::Output, WriteOutcome) {
+    let watch = Arc::new(WriteWatch::default());
+    let out = WRITES.scope(watch.clone(), f).await;
+    let outcome = WriteOutcome {
+        committed: watch.committed.load(Ordering::Relaxed),
+        unknown: watch.unknown.load(Ordering::Relaxed),
+    };
+    (out, outcome)
+}
+
+/// Records a transaction's outcome for [`watch_writes`] (nothing outside it).
+fn note_write(result: &Result<(), StoreError>) {
+    let _ = WRITES.try_with(|w| match result {
+        Ok(()) => w.committed.store(true, Ordering::Relaxed),
+        // DynamoDB evaluated the transaction and refused it: nothing was written.
+        Err(StoreError::ConditionFailed { .. } | StoreError::TransactionConflict) => {}
+        Err(_) => w.unknown.store(true, Ordering::Relaxed),
+    });
+}
+
+/// The `ClientRequestToken` of a transaction: 32 hex digits of SHA-256 over the request id
+/// and the operations (every key, condition, value and version in them, in a canonical
+/// order). The SDK's retries of one call send the same token, and so does this request if
+/// it sends the very same write again, so DynamoDB applies it at most once (within its
+/// 10-minute token window). Another request, or a write decided on other versions, gets
+/// another token. Outside a request (stream and queue handlers) a random scope stands in
+/// for the request id: no two invocations share a token.
+pub(crate) fn request_token(request_id: &str, ops: &[TransactWriteItem]) -> String {
+    use sha2::{Digest, Sha256};
+    let scope = if request_id.is_empty() {
+        crate::domain::ids::new_ulid(time::OffsetDateTime::now_utc()).to_string()
+    } else {
+        request_id.to_owned()
+    };
+    let mut h = Sha256::new();
+    h.update(scope.as_bytes());
+    for op in ops {
+        h.update(b"\x1e");
+        token::op(&mut h, op);
+    }
+    hex::encode(&h.finalize()[..16])
+}
+
+/// Canonical hashing of transaction operations for [`request_token`]: maps in key order,
+/// every field length-prefixed, so equal operations hash equally however their maps were
+/// built.
+mod token {
+    use std::collections::HashMap;
+
+    use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+    use sha2::{Digest, Sha256};
+
+    fn text(h: &mut Sha256, tag: &str, s: &str) {
+        h.update(tag.as_bytes());
+        h.update((s.len() as u64).to_be_bytes());
+        h.update(s.as_bytes());
+    }
+
+    fn opt(h: &mut Sha256, tag: &str, s: Option<&str>) {
+        if let Some(s) = s {
+            text(h, tag, s);
+        }
+    }
+
+    fn names(h: &mut Sha256, m: Option<&HashMap<String, String>>) {
+        let mut v: Vec<_> = m.into_iter().flatten().collect();
+        v.sort();
+        for (k, x) in v {
+            text(h, "n", k);
+            text(h, "=", x);
+        }
+    }
+
+    fn item(h: &mut Sha256, tag: &str, m: Option<&HashMap<String, AttributeValue>>) {
+        let mut v: Vec<_> = m.into_iter().flatten().collect();
+        v.sort_by(|a, b| a.0.cmp(b.0));
+        text(h, tag, &v.len().to_string());
+        for (k, x) in v {
+            text(h, "k", k);
+            value(h, x);
+        }
+    }
+
+    fn value(h: &mut Sha256, v: &AttributeValue) {
+        match v {
+            AttributeValue::S(s) => text(h, "S", s),
+            AttributeValue::N(s) => text(h, "N", s),
+            AttributeValue::Bool(b) => text(h, "BOOL", if *b { "1" } else { "0" }),
+            AttributeValue::Null(_) => text(h, "NULL", ""),
+            AttributeValue::B(b) => text(h, "B", &hex::encode(b.as_ref())),
+            AttributeValue::Ss(l) | AttributeValue::Ns(l) => {
+                let mut l = l.clone();
+                l.sort();
+                text(h, "SET", &l.len().to_string());
+                for s in &l {
+                    text(h, "e", s);
+                }
+            }
+            AttributeValue::Bs(l) => {
+                let mut l: Vec<String> = l.iter().map(|b| hex::encode(b.as_ref())).collect();
+                l.sort();
+                text(h, "BS", &l.len().to_string());
+                for s in &l {
+                    text(h, "e", s);
+                }
+            }
+            AttributeValue::L(l) => {
+                text(h, "L", &l.len().to_string());
+                for x in l {
+                    value(h, x);
+                }
+            }
+            AttributeValue::M(m) => item(h, "M", Some(m)),
+            // A type newer than this code: its debug form still tells values apart.
+            other => text(h, "?", &format!("{other:?}")),
+        }
+    }
+
+    /// Feeds one operation into `h`.
+    pub(super) fn op(h: &mut Sha256, op: &TransactWriteItem) {
+        if let Some(p) = op.put() {
+            text(h, "put", p.table_name());
+            item(h, "item", Some(p.item()));
+            opt(h, "cond", p.condition_expression());
+            names(h, p.expression_attribute_names());
+            item(h, "vals", p.expression_attribute_values());
+        }
+        if let Some(u) = op.update() {
+            text(h, "update", u.table_name());
+            item(h, "key", Some(u.key()));
+            text(h, "expr", u.update_expression());
+            opt(h, "cond", u.condition_expression());
+            names(h, u.expression_attribute_names());
+            item(h, "vals", u.expression_attribute_values());
+        }
+        if let Some(d) = op.delete() {
+            text(h, "delete", d.table_name());
+            item(h, "key", Some(d.key()));
+            opt(h, "cond", d.condition_expression());
+            names(h, d.expression_attribute_names());
+            item(h, "vals", d.expression_attribute_values());
+        }
+        if let Some(c) = op.condition_check() {
+            text(h, "check", c.table_name());
+            item(h, "key", Some(c.key()));
+            text(h, "cond", c.condition_expression());
+            names(h, c.expression_attribute_names());
+            item(h, "vals", c.expression_attribute_values());
+        }
     }
 }
 
@@ -239,16 +472,32 @@ impl Store {
     }
 
     /// Runs a transaction; a failed condition becomes [`StoreError::ConditionFailed`] with
-    /// the per-operation reasons and old items.
+    /// the per-operation reasons and old items. It carries a `ClientRequestToken`
+    /// ([`request_token`]), so a retry of a transaction that timed out after DynamoDB
+    /// applied it does not apply it twice; an outcome that stays unknown is
+    /// [`StoreError::Unavailable`] and is recorded for [`watch_writes`].
     pub async fn transact(
         &self,
         context: &'static str,
         ops: Vec<TransactWriteItem>,
     ) -> Result<(), StoreError> {
+        let token = request_token(&crate::http::middleware::current_request_id(), &ops);
+        let result = self.transact_once(context, ops, token).await;
+        note_write(&result);
+        result
+    }
+
+    async fn transact_once(
+        &self,
+        context: &'static str,
+        ops: Vec<TransactWriteItem>,
+        token: String,
+    ) -> Result<(), StoreError> {
         match self
             .client
             .transact_write_items()
             .set_transact_items(Some(ops))
+            .client_request_token(token)
             .send()
             .await
         {
@@ -296,5 +545,53 @@ impl Store {
                 Err(sdk_error(context, err))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_dynamodb::types::Put;
+
+    fn put(version: u32, reversed: bool) -> TransactWriteItem {
+        let mut attrs = vec![
+            ("pk", s("T#acme#ses_1")),
+            ("sk", s("SESSION")),
+            ("version", n(version)),
+            ("tags", AttributeValue::Ss(vec!["b".into(), "a".into()])),
+        ];
+        if reversed {
+            attrs.reverse();
+        }
+        let item: Item = attrs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+        let put = Put::builder()
+            .table_name("idv")
+            .set_item(Some(item))
+            .condition_expression("#v = :v")
+            .expression_attribute_names("#v", "version")
+            .expression_attribute_values(":v", n(version.saturating_sub(1)))
+            .build()
+            .expect("put");
+        TransactWriteItem::builder().put(put).build()
+    }
+
+    #[test]
+    fn a_request_token_names_one_write_of_one_request() {
+        let scoped = request_token;
+        let t = scoped("req-1", &[put(2, false)]);
+        assert!(
+            t.len() <= 36 && t.chars().all(|c| c.is_ascii_hexdigit()),
+            "{t}"
+        );
+        // The same write, however its maps were built, is the same token in one request …
+        assert_eq!(scoped("req-1", &[put(2, true)]), t);
+        // … and another token for another version or another request.
+        assert_ne!(scoped("req-1", &[put(3, false)]), t);
+        assert_ne!(scoped("req-2", &[put(2, false)]), t);
+        // Outside a request no two calls share one.
+        assert_ne!(
+            request_token("", &[put(2, false)]),
+            request_token("", &[put(2, false)])
+        );
     }
 }

@@ -64,12 +64,51 @@ pub struct Objects {
     bucket: String,
 }
 
-fn s3_err<E: std::error::Error + Send + Sync + 'static>(
-    context: &'static str,
-) -> impl FnOnce(E) -> StoreError {
-    move |e| StoreError::S3 {
-        context,
-        source: Box::new(e),
+/// An error of an S3 call, and whether it means S3 could not serve us (timeout, refused or
+/// dropped connection, 5xx such as `SlowDown`) rather than refusing this request.
+pub(crate) trait S3Failure: std::error::Error + Send + Sync + 'static {
+    /// True when S3 is unavailable: the API answers 503 with `Retry-After`.
+    fn unavailable(&self) -> bool;
+}
+
+impl<E, R> S3Failure for aws_sdk_s3::error::SdkError<E, R>
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: super::HttpStatus + std::fmt::Debug + Send + Sync + 'static,
+{
+    fn unavailable(&self) -> bool {
+        super::is_unavailable(self)
+    }
+}
+
+/// A body that stopped arriving: the connection dropped or stalled (the SDK's stalled
+/// stream protection ends it).
+impl S3Failure for aws_sdk_s3::primitives::ByteStreamError {
+    fn unavailable(&self) -> bool {
+        true
+    }
+}
+
+impl S3Failure for aws_sdk_s3::presigning::PresigningConfigError {
+    fn unavailable(&self) -> bool {
+        false
+    }
+}
+
+fn s3_err<E: S3Failure>(context: &'static str) -> impl FnOnce(E) -> StoreError {
+    move |e| {
+        if e.unavailable() {
+            StoreError::Unavailable {
+                service: "S3",
+                context,
+                source: Box::new(e),
+            }
+        } else {
+            StoreError::S3 {
+                context,
+                source: Box::new(e),
+            }
+        }
     }
 }
 
