@@ -370,8 +370,7 @@ mod tests {
         let p = decision_comment(Some(
             json!({"meta": {"comment": "a"}, "data": {"type": "session", "meta": {"comment": "b"}}}),
         ))
-        .err()
-        .expect("differ");
+        .expect_err("differ");
         assert_eq!(p.0[0].pointer, "/data/meta/comment");
         assert!(decision_comment(Some(json!({"data": {"type": "account", "meta": {}}}))).is_err());
         assert_eq!(
