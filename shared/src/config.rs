@@ -5,9 +5,10 @@
 //! | `IDV_TABLE` | the DynamoDB table | `idv` |
 //! | `IDV_BUCKET` | the documents bucket | `idv-documents` |
 //! | `IDV_S3_FORCE_PATH_STYLE` | `true` for local S3 servers (no bucket subdomains) | `false` |
-//! | `IDV_CURSOR_SECRET` | HMAC key that signs pagination cursors (≥ 16 bytes) | required by API functions |
+//! | `IDV_CURSOR_SECRET` | HMAC key that signs pagination cursors (≥ 16 bytes); on AWS `IDV_CURSOR_SECRET_ARN` names it instead ([`crate::secrets`]) | required by API functions |
 //! | `IDV_SESSION_LIFETIME_SECONDS` | `expires_at` = `started_at` + this, unless given | `86400` |
 //! | `IDV_KEY_CACHE_SECONDS` | how long a warm Lambda trusts a key lookup | `5` |
+//! | `IDV_RATE_LIMIT_PER_SECOND` | requests per second of a key without a limit of its own | unset: no default limit |
 //! | `IDV_RETENTION_PRODUCTION`, `IDV_RETENTION_STAGING` | redact sessions this long after they end (`90d`, `12h`, `30m`, `45s`) | unset: keep |
 //! | `AWS_ENDPOINT_URL_DYNAMODB` | DynamoDB endpoint override (DynamoDB Local) | AWS |
 //! | `AWS_ENDPOINT_URL_S3` | S3 endpoint override (the local S3 server) | AWS |
@@ -23,6 +24,9 @@ pub enum ConfigError {
     /// A variable does not parse.
     #[error("{0} is not valid")]
     Invalid(&'static str),
+    /// The secret a variable names could not be read (see the log for why).
+    #[error("the secret {0} names could not be read")]
+    Unreadable(&'static str),
 }
 
 /// The settings every function shares.
@@ -38,6 +42,9 @@ pub struct Config {
     pub session_lifetime: time::Duration,
     /// How long a key lookup is cached.
     pub key_cache_ttl: Duration,
+    /// Requests per second a key may send unless it has a limit of its own; `None` leaves
+    /// such keys unlimited.
+    pub rate_limit: Option<u32>,
     /// How long sessions are kept after they end, per environment. Every function that
     /// writes sessions must see the same policy: it decides their retention timers.
     pub retention: crate::store::timers::Retention,
@@ -55,10 +62,10 @@ fn seconds(name: &'static str, default: u64) -> Result<u64, ConfigError> {
 }
 
 impl Config {
-    /// Reads the environment.
+    /// Reads the environment (and the secrets [`crate::secrets::load`] read).
     pub fn from_env() -> Result<Config, ConfigError> {
         // Only the API functions sign cursors; they check the secret in `AppState::from_env`.
-        let secret = var("IDV_CURSOR_SECRET").unwrap_or_default();
+        let secret = crate::secrets::get(crate::secrets::CURSOR).unwrap_or_default();
         let lifetime = seconds("IDV_SESSION_LIFETIME_SECONDS", 86_400)?;
         Ok(Config {
             table: var("IDV_TABLE").unwrap_or_else(|| "idv".to_owned()),
@@ -69,6 +76,13 @@ impl Config {
                     .map_err(|_| ConfigError::Invalid("IDV_SESSION_LIFETIME_SECONDS"))?,
             ),
             key_cache_ttl: Duration::from_secs(seconds("IDV_KEY_CACHE_SECONDS", 5)?),
+            rate_limit: match seconds("IDV_RATE_LIMIT_PER_SECOND", 0)? {
+                0 => None,
+                n => Some(
+                    u32::try_from(n)
+                        .map_err(|_| ConfigError::Invalid("IDV_RATE_LIMIT_PER_SECOND"))?,
+                ),
+            },
             retention: crate::store::timers::Retention {
                 production: retention("IDV_RETENTION_PRODUCTION")?,
                 staging: retention("IDV_RETENTION_STAGING")?,

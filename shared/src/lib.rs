@@ -12,6 +12,7 @@
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod secrets;
 pub mod store;
 pub mod uploads;
 #[cfg(feature = "verify")]

@@ -62,7 +62,8 @@ impl Settings {
                 .map_err(|_| ConfigError::Invalid("IDV_CHECKS_CONFIG"))?,
             None => idv_checks::Config::default(),
         };
-        let secret = std::env::var("IDV_FINGERPRINT_SECRET").unwrap_or_default();
+        // Read by `secrets::load` at cold start on AWS, from the environment locally.
+        let secret = crate::secrets::get(crate::secrets::FINGERPRINT).unwrap_or_default();
         if secret.len() < 16 {
             return Err(ConfigError::Missing(
                 "IDV_FINGERPRINT_SECRET (at least 16 bytes)",

@@ -187,6 +187,7 @@ pub fn test_config(table: &str, key_cache: Duration) -> Config {
         cursor_secret: b"test-cursor-secret-0123456789".to_vec(),
         session_lifetime: time::Duration::hours(24),
         key_cache_ttl: key_cache,
+        rate_limit: None,
         retention: idv::store::timers::Retention::default(),
     }
 }
@@ -296,6 +297,7 @@ impl TestApp {
             expires_at,
             revoked: false,
             revoked_at: None,
+            rate_limit: None,
         };
         self.store
             .put_api_key(&hash_secret(&secret), &key)

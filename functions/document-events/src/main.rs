@@ -9,6 +9,7 @@ use lambda_runtime::{service_fn, LambdaEvent};
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     init_tracing();
+    idv::secrets::load().await?;
     let config = Config::from_env()?;
     let (dynamodb, s3) = aws_clients().await;
     let checker = Checker {

@@ -3,10 +3,14 @@
 //! ```text
 //! idv-admin create-table
 //! idv-admin create-bucket
-//! idv-admin issue-key --tenant acme --environment staging --name "backend" [--scopes '*'] [--expires-at 2026-12-31T00:00:00Z]
+//! idv-admin issue-key --tenant acme --environment staging --name "backend" [--scopes '*'] [--expires-at 2026-12-31T00:00:00Z] [--rate-limit 20]
 //! idv-admin list-keys --tenant acme --environment staging
+//! idv-admin set-rate-limit key_01HQ… 20|default
 //! idv-admin revoke-key key_01HQ…
 //! ```
+//!
+//! `--rate-limit` is the key's own limit in requests per second; without it the key takes
+//! the deployment's default (`IDV_RATE_LIMIT_PER_SECOND`, the template's `RateLimitPerKey`).
 //!
 //! The table name comes from `IDV_TABLE` (default `idv`), the endpoint from the AWS
 //! configuration chain (`AWS_ENDPOINT_URL_DYNAMODB` for DynamoDB Local). `issue-key` prints
@@ -24,9 +28,19 @@ use idv::store::{table, Store};
 const USAGE: &str = "usage:
   idv-admin create-table
   idv-admin create-bucket
-  idv-admin issue-key --tenant T --environment production|staging --name N [--scopes S,S|*] [--expires-at RFC3339]
+  idv-admin issue-key --tenant T --environment production|staging --name N [--scopes S,S|*] [--expires-at RFC3339] [--rate-limit PER_SECOND]
   idv-admin list-keys --tenant T --environment production|staging
+  idv-admin set-rate-limit KEY_ID PER_SECOND|default
   idv-admin revoke-key KEY_ID";
+
+/// A per-key limit: a whole number of requests per second, at least 1 (a single counter
+/// item takes about 1,000 writes a second, so larger limits cannot be enforced).
+fn rate_limit(text: &str) -> Result<u32, String> {
+    match text.parse::<u32>() {
+        Ok(n) if (1..=1000).contains(&n) => Ok(n),
+        _ => Err("a rate limit is a number of requests per second, 1 to 1000".into()),
+    }
+}
 
 fn flags(args: &[String]) -> Result<HashMap<String, String>, String> {
     let mut out = HashMap::new();
@@ -101,6 +115,7 @@ async fn run(args: Vec<String>) -> Result<(), String> {
                 Some(t) => Some(Timestamp::parse(t).ok_or("--expires-at must be RFC 3339")?),
                 None => None,
             };
+            let limit = f.get("rate-limit").map(|r| rate_limit(r)).transpose()?;
             let now = Timestamp::now();
             let secret = new_secret(tenancy.environment).map_err(|e| e.to_string())?;
             let key = ApiKey {
@@ -113,6 +128,7 @@ async fn run(args: Vec<String>) -> Result<(), String> {
                 expires_at,
                 revoked: false,
                 revoked_at: None,
+                rate_limit: limit,
             };
             store
                 .put_api_key(&hash_secret(&secret), &key)
@@ -137,19 +153,42 @@ async fn run(args: Vec<String>) -> Result<(), String> {
                 for (_, k) in &got.items {
                     let scopes: Vec<&str> = k.scopes.iter().map(Permission::as_str).collect();
                     println!(
-                        "{}\t{}\t{}\tcreated {}\texpires {}\t{}",
+                        "{}\t{}\t{}\tcreated {}\texpires {}\trate limit {}\t{}",
                         k.id,
                         k.name,
                         scopes.join(","),
                         k.created_at,
                         k.expires_at.map_or("never".into(), |t| t.to_string()),
+                        k.rate_limit.map_or("default".into(), |r| format!("{r}/s")),
                         if k.revoked { "REVOKED" } else { "active" }
                     );
                 }
-                match (got.has_next, got.items.last()) {
-                    (true, Some((pos, _))) => page.cursor = Some((Direction::After, pos.clone())),
-                    _ => break,
+                // A page may stop short of its size with a cursor (bounded reads): follow
+                // `next`, not the last item.
+                match got.next {
+                    Some(pos) => page.cursor = Some((Direction::After, pos)),
+                    None => break,
                 }
+            }
+        }
+        Some("set-rate-limit") => {
+            let id = args
+                .get(1)
+                .and_then(|s| ApiKeyId::parse(s).ok())
+                .ok_or("set-rate-limit needs a key id (key_…)")?;
+            let limit = match args.get(2).map(String::as_str) {
+                Some("default") => None,
+                Some(n) => Some(rate_limit(n)?),
+                None => return Err("set-rate-limit needs a limit (or `default`)".into()),
+            };
+            match store.set_api_key_rate_limit(id, limit).await.map_err(err)? {
+                Some(k) => println!(
+                    "{} now allows {} (takes effect within the key cache lifetime, 5 s by default)",
+                    k.id,
+                    k.rate_limit
+                        .map_or("the default rate".into(), |r| format!("{r} requests/s"))
+                ),
+                None => return Err(format!("no key {id}")),
             }
         }
         Some("revoke-key") => {

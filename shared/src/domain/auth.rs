@@ -122,6 +122,10 @@ pub struct ApiKey {
     pub revoked: bool,
     /// When it was revoked.
     pub revoked_at: Option<Timestamp>,
+    /// Its own limit in requests per second; `None` takes the deployment's default
+    /// (`IDV_RATE_LIMIT_PER_SECOND`).
+    #[serde(default)]
+    pub rate_limit: Option<u32>,
 }
 
 impl ApiKey {
@@ -255,6 +259,7 @@ mod tests {
             expires_at: None,
             revoked: false,
             revoked_at: None,
+            rate_limit: None,
         };
         assert!(key.is_usable(now));
         key.expires_at = Some(now);

@@ -35,8 +35,10 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Everything a function needs, from the environment. Call once per cold start.
+    /// Everything a function needs, from the environment and its secrets (one batched call
+    /// for all of them, [`crate::secrets::load`]). Call once per cold start.
     pub async fn from_env() -> Result<AppState, crate::config::ConfigError> {
+        crate::secrets::load().await?;
         let config = Config::from_env()?;
         if config.cursor_secret.len() < 16 {
             return Err(crate::config::ConfigError::Missing(

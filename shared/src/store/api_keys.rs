@@ -85,13 +85,9 @@ impl Store {
             .try_map(|item| decode("listing API keys", item))
     }
 
-    /// Revokes a key by its public id. Returns the key as revoked, or `None` if no key has
-    /// this id. Revoking twice keeps the first revocation time.
-    pub async fn revoke_api_key(
-        &self,
-        id: ApiKeyId,
-        now: Timestamp,
-    ) -> Result<Option<ApiKey>, StoreError> {
+    /// The table key (`pk`) and the item of the key with public id `id`, found through
+    /// gsi2 (one Query).
+    async fn api_key_by_id(&self, id: ApiKeyId) -> Result<Option<(String, ApiKey)>, StoreError> {
         let found = self
             .client()
             .query()
@@ -109,7 +105,19 @@ impl Store {
         let Some(pk) = item.get(keys::PK).and_then(|v| v.as_s().ok()).cloned() else {
             return Ok(None);
         };
-        let key: ApiKey = decode("finding an API key", item)?;
+        Ok(Some((pk, decode("finding an API key", item)?)))
+    }
+
+    /// Revokes a key by its public id. Returns the key as revoked, or `None` if no key has
+    /// this id. Revoking twice keeps the first revocation time.
+    pub async fn revoke_api_key(
+        &self,
+        id: ApiKeyId,
+        now: Timestamp,
+    ) -> Result<Option<ApiKey>, StoreError> {
+        let Some((pk, key)) = self.api_key_by_id(id).await? else {
+            return Ok(None);
+        };
         if key.revoked {
             return Ok(Some(key));
         }
@@ -128,6 +136,38 @@ impl Store {
             .map_err(|e| super::sdk_error("revoking an API key", e))?;
         out.attributes
             .map(|item| decode("revoking an API key", item))
+            .transpose()
+    }
+
+    /// Sets the key's own rate limit (requests per second), or with `None` returns it to
+    /// the deployment's default. Returns the key as changed, or `None` if no key has this
+    /// id. Warm Lambdas see the change once their cached lookup ends.
+    pub async fn set_api_key_rate_limit(
+        &self,
+        id: ApiKeyId,
+        per_second: Option<u32>,
+    ) -> Result<Option<ApiKey>, StoreError> {
+        let Some((pk, _)) = self.api_key_by_id(id).await? else {
+            return Ok(None);
+        };
+        let limit = match per_second {
+            Some(n) => super::n(n),
+            None => aws_sdk_dynamodb::types::AttributeValue::Null(true),
+        };
+        let out = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(Store::key(pk, keys::API_KEY_SK)))
+            .update_expression("SET rate_limit = :limit")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":limit", limit)
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(|e| super::sdk_error("setting an API key's rate limit", e))?;
+        out.attributes
+            .map(|item| decode("setting an API key's rate limit", item))
             .transpose()
     }
 }

@@ -13,6 +13,7 @@ pub mod items;
 pub mod keys;
 pub mod objects;
 pub mod query;
+pub mod rate_limits;
 pub mod sessions;
 pub mod table;
 pub mod timers;

@@ -1,1 +1,483 @@
-//! Attacks: edge (see `attacks/mod.rs`).
+//! Attacks on the edge (see `attacks/mod.rs`): floods of random keys against the key cache,
+//! one key's flood against the service, and what API Gateway itself answers or exposes.
+//!
+//! The key-cache flood is also tested beside the cache (`shared/src/http/auth.rs`), where a
+//! counting lookup shows the valid key is never looked up again.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use futures::StreamExt;
+use http::{Method, StatusCode};
+use http_body_util::BodyExt;
+use idv::domain::auth::{hash_secret, Permission};
+use idv::domain::values::Environment;
+use idv::http::auth::KeyCache;
+use idv_tests::{Reply, TestApp};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+/// Gives the key with `secret` its own limit of `per_second` requests per second, as
+/// `idv-admin set-rate-limit` does.
+async fn limit_key(app: &TestApp, secret: &str, per_second: u32) {
+    app.client
+        .update_item()
+        .table_name(&app.table)
+        .key(
+            "pk",
+            AttributeValue::S(idv::store::keys::api_key_pk(&hash_secret(secret))),
+        )
+        .key("sk", AttributeValue::S(idv::store::keys::API_KEY_SK.into()))
+        .update_expression("SET rate_limit = :n")
+        .condition_expression("attribute_exists(pk)")
+        .expression_attribute_values(":n", AttributeValue::N(per_second.to_string()))
+        .send()
+        .await
+        .expect("set the key's rate limit");
+}
+
+fn unix_second() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs()
+}
+
+/// Sleeps until just after the next whole second, so a burst of a few requests falls in
+/// one rate-limit window (windows are whole wall-clock seconds).
+async fn start_of_a_second() {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970");
+    let into = Duration::from_nanos(u64::from(now.subsec_nanos()));
+    tokio::time::sleep(Duration::from_secs(1) - into + Duration::from_millis(5)).await;
+}
+
+async fn list_sessions(app: &TestApp, key: &str) -> Reply {
+    app.call(Method::GET, "/v1/identity/sessions", key, None, &[])
+        .await
+}
+
+fn assert_rate_limited(r: &Reply) {
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+        "{}",
+        r.json
+    );
+    assert_eq!(r.json["errors"][0]["status"], "429");
+    assert_eq!(
+        r.headers.get("retry-after").and_then(|v| v.to_str().ok()),
+        Some("1"),
+        "windows are one second long"
+    );
+    assert!(r.headers.contains_key("x-request-id"));
+}
+
+/// Attack: one key sends more requests than its limit. The request past the limit answers
+/// 429 `rate_limited` with `Retry-After`, does nothing (a POST creates no session), and the
+/// key passes again once `Retry-After` has passed.
+#[tokio::test]
+async fn rate_limit_answers_429_with_retry_after() {
+    let app = TestApp::new().await;
+    let key = app
+        .issue_key("acme", Environment::Staging, &[Permission::All], None)
+        .await;
+    limit_key(&app, &key, 3).await;
+    let body = json!({"data": {"type": "session", "attributes": {"entity_type": "person"}}});
+    let sessions = || async {
+        app.get("/v1/identity/sessions").await.json["data"]
+            .as_array()
+            .map_or(0, Vec::len)
+    };
+    let mut attempts = 0;
+    let (limited, before) = loop {
+        attempts += 1;
+        // An inconclusive attempt may have created a session: count afresh each time.
+        let before = sessions().await;
+        start_of_a_second().await;
+        let window = unix_second();
+        let mut replies = Vec::new();
+        for _ in 0..3 {
+            replies.push(list_sessions(&app, &key).await);
+        }
+        let fourth = app
+            .call(
+                Method::POST,
+                "/v1/identity/sessions",
+                &key,
+                Some(&body),
+                &[],
+            )
+            .await;
+        if unix_second() != window {
+            // The burst straddled two windows (a slow machine): inconclusive, try again.
+            assert!(attempts < 5, "could not send four requests within a second");
+            continue;
+        }
+        for r in &replies {
+            assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+        }
+        break (fourth, before);
+    };
+    assert_rate_limited(&limited);
+    assert_eq!(sessions().await, before, "the refused POST created nothing");
+
+    let wait: u64 = limited.headers["retry-after"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("seconds");
+    tokio::time::sleep(Duration::from_secs(wait)).await;
+    let again = app
+        .call(
+            Method::POST,
+            "/v1/identity/sessions",
+            &key,
+            Some(&body),
+            &[],
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::CREATED, "{}", again.json);
+}
+
+/// Attack: a tenant's key floods so that the tenant's other keys (another backend, the
+/// capture page's) are starved. Limits count per key: the other key still passes in the
+/// same second, and its own count starts from zero.
+#[tokio::test]
+async fn rate_limit_is_per_key() {
+    let app = TestApp::new().await;
+    let flooding = app
+        .issue_key("acme", Environment::Staging, &[Permission::All], None)
+        .await;
+    let other = app
+        .issue_key("acme", Environment::Staging, &[Permission::All], None)
+        .await;
+    limit_key(&app, &flooding, 2).await;
+    limit_key(&app, &other, 2).await;
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        start_of_a_second().await;
+        let window = unix_second();
+        let a = [
+            list_sessions(&app, &flooding).await,
+            list_sessions(&app, &flooding).await,
+        ];
+        let third = list_sessions(&app, &flooding).await;
+        let b = [
+            list_sessions(&app, &other).await,
+            list_sessions(&app, &other).await,
+        ];
+        if unix_second() != window {
+            assert!(attempts < 5, "could not send five requests within a second");
+            continue;
+        }
+        for r in &a {
+            assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+        }
+        assert_rate_limited(&third);
+        for r in &b {
+            assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+        }
+        break;
+    }
+}
+
+/// Attack: spread one key's flood over many warm Lambdas, each with a cache of its own.
+/// The count lives in the table, so the limit holds across instances.
+#[tokio::test]
+async fn rate_limit_holds_across_lambdas() {
+    let app = TestApp::new().await;
+    let key = app
+        .issue_key("acme", Environment::Staging, &[Permission::All], None)
+        .await;
+    limit_key(&app, &key, 4).await;
+    // A second warm instance: its own state, caches and router over the same table.
+    let other_instance = sessions::router(idv::http::AppState::new(
+        app.store.clone(),
+        app.objects.clone(),
+        app.state.config.as_ref().clone(),
+    ));
+    let call = |router: axum::Router| {
+        let key = key.clone();
+        async move {
+            let req = http::Request::builder()
+                .uri("/v1/identity/sessions")
+                .header("x-api-key", key)
+                .body(axum::body::Body::empty())
+                .expect("request");
+            let res = router.oneshot(req).await.expect("infallible");
+            let status = res.status();
+            let _ = res.into_body().collect().await;
+            status
+        }
+    };
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        start_of_a_second().await;
+        let window = unix_second();
+        let mut seen = Vec::new();
+        for _ in 0..2 {
+            seen.push(list_sessions(&app, &key).await.status);
+            seen.push(call(other_instance.clone()).await);
+        }
+        let fifth = call(other_instance.clone()).await;
+        if unix_second() != window {
+            assert!(attempts < 5, "could not send five requests within a second");
+            continue;
+        }
+        assert_eq!(seen, vec![StatusCode::OK; 4]);
+        assert_eq!(fifth, StatusCode::TOO_MANY_REQUESTS);
+        break;
+    }
+}
+
+/// Attack: present more random keys than the key cache holds, so that it drops the valid
+/// ones and every real request pays a lookup again (or, here, fails once the key item is
+/// gone: the cache is what still answers for it).
+///
+/// This Lambda's cache holds 100 unknown keys, so that 1,000 random ones overflow it ten
+/// times (production holds 10,000; the test beside the cache floods that size with 50,000
+/// without a table). An earlier version flooding the production cache with 10,001 keys
+/// through the table failed on the previous main and took a minute.
+#[tokio::test]
+async fn key_flood_does_not_evict_valid_keys() {
+    let app = TestApp::new().await;
+    let cache = Arc::new(KeyCache::with_capacity(Duration::from_secs(300), 10, 100));
+    let lambda = sessions::router(idv::http::AppState {
+        keys: cache.clone(),
+        ..app.state.clone()
+    });
+    let list = |key: String| {
+        let lambda = lambda.clone();
+        async move {
+            let req = http::Request::builder()
+                .uri("/v1/identity/sessions")
+                .header("x-api-key", key)
+                .body(axum::body::Body::empty())
+                .expect("request");
+            let res = lambda.oneshot(req).await.expect("infallible");
+            let status = res.status();
+            let _ = res.into_body().collect().await;
+            status
+        }
+    };
+    assert_eq!(list(app.key.clone()).await, StatusCode::OK);
+    // The valid key is now cached. Remove its item: from here on only the cache knows it.
+    app.client
+        .delete_item()
+        .table_name(&app.table)
+        .key(
+            "pk",
+            AttributeValue::S(idv::store::keys::api_key_pk(&hash_secret(&app.key))),
+        )
+        .key("sk", AttributeValue::S(idv::store::keys::API_KEY_SK.into()))
+        .send()
+        .await
+        .expect("delete the key item");
+    let refused = futures::stream::iter(0..1_000)
+        .map(|i| {
+            list(format!(
+                "sk_staging_flood{i:06}xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+            ))
+        })
+        .buffer_unordered(16)
+        .filter(|s| futures::future::ready(*s == StatusCode::UNAUTHORIZED))
+        .count()
+        .await;
+    assert_eq!(refused, 1_000);
+    assert_eq!(
+        cache.len(),
+        (1, 100),
+        "the flood filled only the unknown part"
+    );
+    assert_eq!(
+        list(app.key.clone()).await,
+        StatusCode::OK,
+        "the valid key was evicted by the flood"
+    );
+}
+
+// --- The template's edge ----------------------------------------------------------------
+
+fn template() -> serde_yaml::Value {
+    let path = format!("{}/../template.yaml", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).expect("template.yaml");
+    serde_yaml::from_str(&text).expect("yaml")
+}
+
+/// The functions of the template, by logical id.
+fn functions(doc: &serde_yaml::Value) -> Vec<(String, serde_yaml::Value)> {
+    doc["Resources"]
+        .as_mapping()
+        .expect("resources")
+        .iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some("AWS::Serverless::Function"))
+        .map(|(id, r)| (id.as_str().unwrap_or_default().to_owned(), r.clone()))
+        .collect()
+}
+
+/// Any YAML value (intrinsic functions included) as text, for looking into.
+fn text(v: &serde_yaml::Value) -> String {
+    serde_yaml::to_string(v).unwrap_or_default()
+}
+
+/// Attack: make API Gateway itself answer (an unknown path, a throttled stage, a body over
+/// 10 MB, a timed-out integration). Each of its answers is a JSON:API error document of
+/// API.md §1 with a stable code, its status in the body, and the request id.
+#[test]
+fn gateway_answers_are_jsonapi_errors() {
+    let doc = template();
+    let responses = doc["Resources"]["Api"]["Properties"]["GatewayResponses"]
+        .as_mapping()
+        .expect("the API declares GatewayResponses");
+    let stable = [
+        "invalid_parameter",
+        "unauthorized",
+        "forbidden",
+        "not_found",
+        "payload_too_large",
+        "unsupported_media_type",
+        "rate_limited",
+        "service_unavailable",
+        "internal_error",
+        "bad_request",
+    ];
+    for required in [
+        "DEFAULT_4XX",
+        "DEFAULT_5XX",
+        "UNAUTHORIZED",
+        "ACCESS_DENIED",
+        "MISSING_AUTHENTICATION_TOKEN",
+        "REQUEST_TOO_LARGE",
+        "THROTTLED",
+        "QUOTA_EXCEEDED",
+        "INTEGRATION_TIMEOUT",
+        "INTEGRATION_FAILURE",
+    ] {
+        assert!(
+            responses.contains_key(required),
+            "no gateway response for {required}"
+        );
+    }
+    for (kind, response) in responses {
+        let kind = kind.as_str().unwrap_or_default();
+        let status = response["StatusCode"]
+            .as_str()
+            .map(str::to_owned)
+            .or_else(|| response["StatusCode"].as_u64().map(|s| s.to_string()))
+            .unwrap_or_else(|| panic!("{kind}: an explicit StatusCode"));
+        let headers = &response["ResponseParameters"]["Headers"];
+        assert_eq!(
+            headers["Content-Type"].as_str(),
+            Some("'application/json'"),
+            "{kind}"
+        );
+        let body = response["ResponseTemplates"]["application/json"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{kind}: an application/json template"));
+        // What API Gateway substitutes: $context.requestId is bare text, messageString
+        // comes quoted.
+        let rendered = body
+            .replace("$context.requestId", "c0ffee-request")
+            .replace("$context.error.messageString", "\"Some \\\"message\\\"\"");
+        let parsed: Value = serde_json::from_str(&rendered)
+            .unwrap_or_else(|e| panic!("{kind}: not JSON ({e}): {rendered}"));
+        let errors = parsed["errors"].as_array().expect("errors");
+        assert_eq!(errors.len(), 1, "{kind}");
+        let e = &errors[0];
+        assert_eq!(e["status"].as_str(), Some(status.as_str()), "{kind}");
+        let code = e["code"].as_str().unwrap_or_default();
+        assert!(stable.contains(&code), "{kind}: code {code}");
+        for field in ["title", "detail"] {
+            assert!(
+                e[field].as_str().is_some_and(|s| !s.is_empty()),
+                "{kind}: {field}"
+            );
+        }
+        assert_eq!(
+            e["meta"]["request_id"].as_str(),
+            Some("c0ffee-request"),
+            "{kind}: the request id"
+        );
+        if status == "429" || status == "503" {
+            assert!(
+                headers["Retry-After"].as_str().is_some(),
+                "{kind}: Retry-After"
+            );
+        }
+    }
+}
+
+/// Attack: one flooded function takes the whole account's Lambda concurrency, and with it
+/// every other function (and every other service of the account). Each function has a
+/// reserved concurrency from a parameter.
+#[test]
+fn every_function_has_reserved_concurrency() {
+    let doc = template();
+    let fns = functions(&doc);
+    assert!(fns.len() >= 7);
+    for (id, f) in fns {
+        let reserved = &f["Properties"]["ReservedConcurrentExecutions"];
+        assert!(
+            !reserved.is_null(),
+            "{id} has no ReservedConcurrentExecutions"
+        );
+        assert!(
+            text(reserved).contains("!Ref"),
+            "{id}: reserved concurrency comes from a parameter"
+        );
+    }
+}
+
+/// Attack: read the secrets from the functions' configuration (anyone with
+/// `lambda:GetFunctionConfiguration`, the console, a support screenshot). No function's
+/// environment holds a secret; the functions that need one get its ARN and may read that
+/// secret only.
+#[test]
+fn no_secret_sits_in_function_environments() {
+    let doc = template();
+    let mut readers = 0;
+    for (id, f) in functions(&doc) {
+        let env = f["Properties"]["Environment"]["Variables"].clone();
+        let all = format!("{}{}", text(&env), text(&doc["Globals"]));
+        assert!(!all.contains("{{resolve:"), "{id}: {all}");
+        for plain in ["IDV_CURSOR_SECRET:", "IDV_FINGERPRINT_SECRET:"] {
+            assert!(!all.contains(plain), "{id} carries {plain}");
+        }
+        for (var, secret) in [
+            ("IDV_CURSOR_SECRET_ARN", "CursorSecret"),
+            ("IDV_FINGERPRINT_SECRET_ARN", "FingerprintSecret"),
+        ] {
+            let policies = text(&f["Properties"]["Policies"]);
+            if !env[var].is_null() {
+                readers += 1;
+                assert_eq!(text(&env[var]).trim(), format!("!Ref {secret}"), "{id}");
+                assert!(
+                    policies.contains("secretsmanager:GetSecretValue")
+                        && policies.contains(&format!("!Ref {secret}")),
+                    "{id} may not read {secret}: {policies}"
+                );
+            }
+        }
+        // Whoever may read secrets may read only the ones it names.
+        for statement in f["Properties"]["Policies"][0]["Statement"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+        {
+            let actions = text(&statement["Action"]);
+            if actions.contains("secretsmanager:GetSecretValue") {
+                let resources = text(&statement["Resource"]);
+                assert!(!resources.contains('*'), "{id}: {resources}");
+            }
+        }
+    }
+    assert_eq!(
+        readers, 6,
+        "four API functions read the cursor secret, two the fingerprint secret"
+    );
+}
