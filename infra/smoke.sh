@@ -124,8 +124,9 @@ code=$(status POST "$BASE/v1/identity/sessions" -H "Content-Type: application/js
   -d '{"data": {"type": "session", "attributes": {"entity_type": "person"}}}')
 check "$code" 201
 DOC_SESSION=$(field "$OUT/body")
-python3 -c "import sys; sys.stdout.buffer.write(b'\xff\xd8\xff\xe0' + bytes(range(256)) * 8)" >"$OUT/front.jpg"
-python3 -c "import sys; sys.stdout.buffer.write(b'\xff\xd8\xff\xe0' + bytes(range(255, -1, -1)) * 12)" >"$OUT/back.jpg"
+# Real JPEGs: the upload checker parses the image header.
+"$ROOT/target/debug/idv-local" fixture licence-back >"$OUT/front.jpg"
+"$ROOT/target/debug/idv-local" fixture licence-back >"$OUT/back.jpg"
 FRONT_SIZE=$(stat -c %s "$OUT/front.jpg"); BACK_SIZE=$(stat -c %s "$OUT/back.jpg")
 code=$(curl -s -o "$OUT/body" -w '%{http_code}' -X POST $BASE/v1/identity/documents/idvs \
   -H "X-Api-Key: $KEY" -H "Content-Type: application/json" \
@@ -136,9 +137,16 @@ code=$(curl -s -o "$OUT/body" -w '%{http_code}' -X POST $BASE/v1/identity/docume
 check "$code" 201
 DOC=$(field "$OUT/body")
 url() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['meta']['files'][int(sys.argv[2])]['presigned_upload_url'])" "$OUT/body" "$1"; }
-FRONT_URL=$(url 0); BACK_URL=$(url 1)
-check "$(curl -s -o /dev/null -w '%{http_code}' -X PUT -H "Content-Type: image/jpeg" --data-binary @"$OUT/front.jpg" "$FRONT_URL")" 200
-check "$(curl -s -o /dev/null -w '%{http_code}' -X PUT -H "Content-Type: image/jpeg" --data-binary @"$OUT/back.jpg" "$BACK_URL")" 200
+# PUT file $1 of the last answer with exactly the headers it lists (the signed ones, e.g.
+# If-None-Match: * — the URL is write-once); curl sets Content-Length itself.
+put() {
+  local args=() line
+  while IFS= read -r line; do args+=(-H "$line"); done < <(python3 -c "import json,sys; h=json.load(open(sys.argv[1]))['meta']['files'][int(sys.argv[2])]['headers']; print('\n'.join(f'{k}: {v}' for k, v in h.items() if k != 'content-length'))" "$OUT/body" "$1")
+  curl -s -o /dev/null -w '%{http_code}' -X PUT "${args[@]}" --data-binary @"$2" "$(url "$1")"
+}
+check "$(put 0 "$OUT/front.jpg")" 200
+check "$(put 1 "$OUT/back.jpg")" 200
+check "$(put 1 "$OUT/front.jpg")" 412
 UPLOADED_AT=$(date +%s.%N)
 for _ in $(seq 1 200); do
   status GET "$BASE/v1/identity/documents/idvs/$DOC" >/dev/null
@@ -173,7 +181,7 @@ code=$(status POST "$BASE/v1/identity/documents/idvs" -H "Content-Type: applicat
        "relationships": {"session": {"data": {"type": "session", "id": "'"$V_SESSION"'"}}}}}')
 check "$code" 201
 V_DOC=$(field "$OUT/body")
-check "$(curl -s -o /dev/null -w '%{http_code}' -X PUT -H "Content-Type: image/jpeg" --data-binary @"$OUT/licence.jpg" "$(url 0)")" 200
+check "$(put 0 "$OUT/licence.jpg")" 200
 for _ in $(seq 1 200); do
   status GET "$BASE/v1/identity/documents/idvs/$V_DOC" >/dev/null
   if python3 -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d['data']['attributes']['files'][0]['status']=='uploaded' else 1)" "$OUT/body"; then

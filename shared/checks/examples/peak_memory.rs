@@ -7,11 +7,12 @@
 //! cargo build --release -p idv-checks --features fixtures --example peak_memory
 //! /usr/bin/time -v target/release/examples/peak_memory            # with the pixel budget
 //! /usr/bin/time -v target/release/examples/peak_memory no-budget  # per-image caps only
+//! /usr/bin/time -v target/release/examples/peak_memory rotated    # plus EXIF rotation
 //! ```
 
 use std::time::Instant;
 
-use idv_checks::fixtures::png_of_size;
+use idv_checks::fixtures::{png_of_size, png_with_orientation};
 use idv_checks::{evaluate_idv, extract_idv, Config, Context, DuplicateEvidence, InputFile};
 
 fn peak_rss_kib() -> u64 {
@@ -28,13 +29,18 @@ fn peak_rss_kib() -> u64 {
 
 fn main() {
     let no_budget = std::env::args().any(|a| a == "no-budget");
+    // EXIF orientation 6: the decoder's output is rotated, a second full-size copy.
+    let rotated = std::env::args().any(|a| a == "rotated");
     let mut cfg = Config::default();
     if no_budget {
         cfg.image.max_total_pixels = u64::MAX;
     }
     let width = cfg.image.max_dimension;
     let height = u32::try_from(cfg.image.max_pixels / u64::from(width)).unwrap_or(1);
-    let png = png_of_size(width, height, true, 7);
+    let mut png = png_of_size(width, height, true, 7);
+    if rotated {
+        png = png_with_orientation(&png, 6);
+    }
     // The raw bytes of four files at the 10 MiB cap, resident as in the function.
     let raw: Vec<Vec<u8>> = (0..4u8).map(|i| vec![i | 1; 10 * 1024 * 1024]).collect();
     let files: Vec<InputFile> = (0..4)
@@ -66,10 +72,20 @@ fn main() {
         .map(|q| u64::from(q.width) * u64::from(q.height))
         .sum();
     let errors: Vec<_> = ext.files.iter().map(|f| f.error).collect();
+    let upright = ext
+        .files
+        .iter()
+        .find_map(|f| f.quality.as_ref())
+        .map(|q| format!("{}x{}", q.width, q.height));
     println!(
         "{}: {width}x{height} 16-bit RGBA PNG ({} bytes) x4; decoded {decoded} px (budget {}); \
-         file errors {errors:?}; status {:?}; {elapsed:.2?}; peak RSS {} MiB (before checks {} MiB); raw {} MiB",
-        if no_budget { "per-image caps only" } else { "pixel budget" },
+         first decoded upright {upright:?}; file errors {errors:?}; status {:?}; {elapsed:.2?}; peak RSS {} MiB (before checks {} MiB); raw {} MiB",
+        match (no_budget, rotated) {
+            (true, false) => "per-image caps only",
+            (true, true) => "per-image caps only, EXIF-rotated",
+            (false, false) => "pixel budget",
+            (false, true) => "pixel budget, EXIF-rotated",
+        },
         png.len(),
         cfg.image.max_total_pixels,
         outcome.status,

@@ -186,24 +186,41 @@ pub fn inspect_within(
     let mut decoder = reader.into_decoder().map_err(|_| ImageError::Corrupt)?;
     // Phones store portrait shots as landscape pixels plus an EXIF rotation.
     let orientation = decoder.orientation().ok();
-    let mut img = DynamicImage::from_decoder(decoder).map_err(|_| ImageError::Corrupt)?;
+    let img = DynamicImage::from_decoder(decoder).map_err(|_| ImageError::Corrupt)?;
+    // Only the two copies the checks use are kept and turned upright: the analysis
+    // thumbnail and the full-size greyscale (one byte a pixel). Rotating the decoded image
+    // itself would hold a second copy of it, up to 8 bytes a pixel.
+    let has_color = img.color().has_color();
+    let mut small = if img.width().max(img.height()) > ANALYSIS_SIZE {
+        DynamicImage::ImageRgb8(img.thumbnail(ANALYSIS_SIZE, ANALYSIS_SIZE).to_rgb8())
+    } else {
+        DynamicImage::ImageRgb8(img.to_rgb8())
+    };
+    let mut gray = DynamicImage::ImageLuma8(img.to_luma8());
+    drop(img);
     if let Some(o) = orientation {
-        img.apply_orientation(o);
+        small.apply_orientation(o);
+        gray.apply_orientation(o);
     }
-    let report = measure(&img, format, limits);
-    Ok(DecodedImage {
-        gray: img.to_luma8(),
-        report,
-    })
+    let gray = gray.into_luma8();
+    let report = measure(
+        &small.into_rgb8(),
+        gray.dimensions(),
+        has_color,
+        format,
+        limits,
+    );
+    Ok(DecodedImage { gray, report })
 }
 
-fn measure(img: &DynamicImage, format: ImageFormat, limits: &ImageLimits) -> QualityReport {
-    let (width, height) = (img.width(), img.height());
-    let small: RgbImage = if width.max(height) > ANALYSIS_SIZE {
-        img.thumbnail(ANALYSIS_SIZE, ANALYSIS_SIZE).to_rgb8()
-    } else {
-        img.to_rgb8()
-    };
+/// The quality measures on the upright analysis copy `small` of an image of `size`.
+fn measure(
+    small: &RgbImage,
+    (width, height): (u32, u32),
+    has_color: bool,
+    format: ImageFormat,
+    limits: &ImageLimits,
+) -> QualityReport {
     let gray = DynamicImage::ImageRgb8(small.clone()).to_luma8();
     let sharpness = laplacian_variance(&gray);
     let total = (small.width() as usize * small.height() as usize).max(1) as f64;
@@ -221,11 +238,7 @@ fn measure(img: &DynamicImage, format: ImageFormat, limits: &ImageLimits) -> Qua
     }
     let glare_fraction = saturated as f64 / total;
     // A decoder that produced a single channel is a greyscale file by construction.
-    let grey_fraction = if img.color().has_color() {
-        grey as f64 / total
-    } else {
-        1.0
-    };
+    let grey_fraction = if has_color { grey as f64 / total } else { 1.0 };
     let mut reasons = Vec::new();
     if width.min(height) < limits.min_short_side {
         reasons.push("resolution_too_low");

@@ -581,3 +581,15 @@ fn decoded_pixels_are_budgeted_per_verification() {
     // The default budget holds four 12-megapixel phone photos.
     assert!(Config::default().image.max_total_pixels >= 4 * 4032 * 3024);
 }
+
+#[test]
+fn exif_orientation_is_applied_to_the_copies_the_checks_use() {
+    let png = fixtures::png_with_orientation(&fixtures::png_of_size(900, 700, false, 1), 6);
+    let upright = image_quality::inspect(&png, &ImageLimits::default()).expect("decodes");
+    assert_eq!(
+        (upright.report.width, upright.report.height),
+        (700, 900),
+        "rotated a quarter turn"
+    );
+    assert_eq!(upright.gray.dimensions(), (700, 900));
+}

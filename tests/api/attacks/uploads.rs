@@ -12,7 +12,8 @@ use idv::domain::auth::Permission;
 use idv::domain::ids::DocumentId;
 use idv::domain::values::Environment;
 use idv_checks::fixtures::{
-    licence_back_jpeg, mrz_td3, png_bomb, png_of_size, LicenceFields, MrzFields, Variant,
+    licence_back_jpeg, mrz_td3, png_bomb, png_of_size, png_with_orientation, LicenceFields,
+    MrzFields, Variant,
 };
 use idv_tests::{get_download, put_upload, Reply, TestApp};
 use serde_json::{json, Value};
@@ -413,7 +414,16 @@ async fn four_files_at_the_caps_stay_within_the_pixel_budget() {
     let height = u32::try_from(limits.max_pixels / u64::from(width)).expect("height");
     let at_cap = png_of_size(width, height, true, 3);
     assert!(!at_cap.is_empty());
-    let files: Vec<(&str, &[u8])> = (0..4).map(|_| ("image/png", at_cap.as_slice())).collect();
+    // Half of them carry an EXIF rotation, as phones write: the upright copy is extra work.
+    let rotated = png_with_orientation(&at_cap, 6);
+    let files: Vec<(&str, &[u8])> = (0..4)
+        .map(|i| {
+            (
+                "image/png",
+                if i % 2 == 0 { &rotated } else { &at_cap }.as_slice(),
+            )
+        })
+        .collect();
     let created = uploaded(&app, &files, Some(&session)).await;
     let shown = app
         .get(&format!("/v1/identity/documents/idvs/{}", created.id()))
