@@ -301,6 +301,154 @@ async fn key_flood_does_not_evict_valid_keys() {
     );
 }
 
+/// Counts the DynamoDB operations a client runs (one per call, retries included).
+#[derive(Debug, Clone, Default)]
+struct Operations(Arc<std::sync::atomic::AtomicUsize>);
+
+impl aws_sdk_dynamodb::config::Intercept for Operations {
+    fn name(&self) -> &'static str {
+        "count DynamoDB operations"
+    }
+
+    fn read_before_execution(
+        &self,
+        _: &aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef<'_>,
+        _: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+impl Operations {
+    fn take(&self) -> usize {
+        self.0.swap(0, std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// What the limit costs: DynamoDB operations and latency per request, with and without it,
+/// in process against DynamoDB Local (the README's access-pattern table quotes the printed
+/// numbers; run with `--nocapture`). An admitted request costs exactly one more operation
+/// (two for the first request of a second); a request the table refused costs one failed
+/// conditional write; later ones in the same second cost none, and never reach the handler.
+#[tokio::test]
+async fn rate_limit_costs_one_conditional_write_per_request() {
+    let app = TestApp::new().await;
+    let ops = Operations::default();
+    let client = aws_sdk_dynamodb::Client::from_conf(
+        app.client
+            .config()
+            .to_builder()
+            .interceptor(ops.clone())
+            .build(),
+    );
+    // A key cache outliving the test: key lookups do not muddy the count.
+    let mut config = app.state.config.as_ref().clone();
+    config.key_cache_ttl = Duration::from_secs(300);
+    let lambda = sessions::router(idv::http::AppState::new(
+        idv::store::Store::new(client, app.table.clone()),
+        app.objects.clone(),
+        config,
+    ));
+    let session = app.create_session(None).await;
+    let path = format!("/v1/identity/sessions/{session}");
+    let get = |key: String| {
+        let lambda = lambda.clone();
+        let path = path.clone();
+        async move {
+            let req = http::Request::builder()
+                .uri(path)
+                .header("x-api-key", key)
+                .body(axum::body::Body::empty())
+                .expect("request");
+            let started = std::time::Instant::now();
+            let res = lambda.oneshot(req).await.expect("infallible");
+            let status = res.status();
+            let _ = res.into_body().collect().await;
+            (status, started.elapsed())
+        }
+    };
+    let unlimited = app.key.clone();
+    let limited = app
+        .issue_key("acme", Environment::Staging, &[Permission::All], None)
+        .await;
+    limit_key(&app, &limited, 1000).await;
+    // Warm both keys into the cache.
+    get(unlimited.clone()).await;
+    get(limited.clone()).await;
+    ops.take();
+
+    const N: usize = 200;
+    let p50 = |mut v: Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let measure = |key: String| {
+        let get = &get;
+        let ops = &ops;
+        async move {
+            let started = std::time::Instant::now();
+            let mut times = Vec::new();
+            for _ in 0..N {
+                let (status, took) = get(key.clone()).await;
+                assert_eq!(status, StatusCode::OK);
+                times.push(took);
+            }
+            let seconds = started.elapsed().as_secs() as usize + 1;
+            (ops.take(), seconds, p50(times))
+        }
+    };
+    let (base_ops, _, base_p50) = measure(unlimited).await;
+    let (limited_ops, seconds, limited_p50) = measure(limited.clone()).await;
+    let extra = limited_ops - base_ops;
+    assert!(
+        (N..=N + seconds + 1).contains(&extra),
+        "{extra} more operations for {N} requests over {seconds} s"
+    );
+
+    // Refusals: a key at 1 per second.
+    let refused_key = app
+        .issue_key("acme", Environment::Staging, &[Permission::All], None)
+        .await;
+    limit_key(&app, &refused_key, 1).await;
+    let (first_refusal, local_refusal) = loop {
+        get(refused_key.clone()).await; // warm the key (and maybe use the second)
+        start_of_a_second().await;
+        let window = unix_second();
+        ops.take();
+        let admitted = get(refused_key.clone()).await;
+        let admitted_ops = ops.take();
+        let refused = get(refused_key.clone()).await;
+        let refused_ops = ops.take();
+        let again = get(refused_key.clone()).await;
+        let again_ops = ops.take();
+        if unix_second() != window {
+            continue;
+        }
+        assert_eq!(admitted.0, StatusCode::OK);
+        assert!(admitted_ops >= 2, "the handler read and the count");
+        assert_eq!(
+            (refused.0, refused_ops),
+            (StatusCode::TOO_MANY_REQUESTS, 1),
+            "the table refused it"
+        );
+        assert_eq!(
+            (again.0, again_ops),
+            (StatusCode::TOO_MANY_REQUESTS, 0),
+            "refused in the Lambda"
+        );
+        break (refused.1, again.1);
+    };
+    println!(
+        "rate limit, GET /v1/identity/sessions/{{id}}, {N} sequential requests in process against DynamoDB Local: \
+         without limit p50 {base_p50:?} ({:.2} DynamoDB operations per request), \
+         with limit p50 {limited_p50:?} ({:.2} per request: +{extra} over {seconds} s); \
+         refused by the table {first_refusal:?} (1 failed conditional write), refused in the Lambda {local_refusal:?} (0)",
+        base_ops as f64 / N as f64,
+        limited_ops as f64 / N as f64,
+    );
+}
+
 // --- The template's edge ----------------------------------------------------------------
 
 fn template() -> serde_yaml::Value {
