@@ -461,3 +461,56 @@ async fn four_files_at_the_caps_stay_within_the_pixel_budget() {
     );
     eprintln!("four files at the caps verified in {elapsed:?}");
 }
+
+#[tokio::test]
+async fn a_replaced_file_is_left_out_and_the_event_path_catches_it_too() {
+    let app = TestApp::new().await;
+    let session = app.create_session(None).await;
+    let back = licence("SAMPLE");
+    let photo = licence("SAMPLE");
+    let created = uploaded(
+        &app,
+        &[("image/jpeg", &back), ("image/jpeg", &photo)],
+        Some(&session),
+    )
+    .await;
+    let doc = created.id();
+
+    // The second file is replaced behind our back; the first is what was checked.
+    write_behind_our_back(&app, &object_key(&app, &created, 1), licence("IMPOSTOR")).await;
+    let r = verify(&app, &doc, Some(&session)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+    assert_eq!(r.attr("status"), "passed", "{}", r.json);
+    assert_eq!(
+        r.attr("extracted")["person"]["name"]["last"],
+        "SAMPLE",
+        "only the checked file was read"
+    );
+    let files = check(&r, "image_quality")["metadata"]["files"]
+        .as_array()
+        .expect("files")
+        .len();
+    assert_eq!(files, 1, "the replaced file was not handed to the checks");
+    let shown = app.get(&format!("/v1/identity/documents/idvs/{doc}")).await;
+    assert_eq!(shown.attr("files")[0]["status"], "uploaded");
+    assert_eq!(shown.attr("files")[1]["status"], "rejected");
+    assert_eq!(shown.attr("files")[1]["reason"], "object_replaced");
+    assert_eq!(
+        app.object_keys().await,
+        vec![object_key(&app, &created, 0)],
+        "the replaced object is deleted"
+    );
+
+    // On a document not yet verified, the write's own ObjectCreated event is enough.
+    let other = uploaded(&app, &[("image/jpeg", &photo)], None).await;
+    write_behind_our_back(&app, &object_key(&app, &other, 0), licence("IMPOSTOR")).await;
+    assert_eq!(app.deliver_uploads().await, 1);
+    let shown = app
+        .get(&format!("/v1/identity/documents/idvs/{}", other.id()))
+        .await;
+    assert_eq!(shown.attr("files")[0]["reason"], "object_replaced");
+    assert!(!app
+        .object_keys()
+        .await
+        .contains(&object_key(&app, &other, 0)));
+}
