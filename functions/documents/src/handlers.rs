@@ -162,26 +162,6 @@ fn document_response(
     r
 }
 
-/// `POST /documents/{kind}`.
-pub async fn create(
-    State(st): State<AppState>,
-    auth: Auth,
-    axum::Extension(base): axum::Extension<BasePath>,
-    Path(kind_segment): Path<String>,
-    body: Body,
-) -> Result<Response, ApiError> {
-    let principal = auth.require(Permission::DocumentsWrite)?;
-    let kind = kind(&kind_segment)?;
-    let input = input::new_document(kind, &body.json()?)?;
-    let tenancy = &principal.tenancy;
-    let now = Timestamp::now();
-    let id = DocumentId::new(now.datetime());
-    let mut doc = Document {
-        id,
-        kind,
-        version: 1,
-        status: DocumentStatus::Pending,
-        document_type: input.document_type.clone(),
 /// Why a document's account refused it, read again after a failed condition: `None` when
 /// the account takes documents (the condition that failed was another one).
 async fn account_refused(
@@ -239,6 +219,26 @@ pub async fn redact(
     ))
 }
 
+/// `POST /documents/{kind}`.
+pub async fn create(
+    State(st): State<AppState>,
+    auth: Auth,
+    axum::Extension(base): axum::Extension<BasePath>,
+    Path(kind_segment): Path<String>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let principal = auth.require(Permission::DocumentsWrite)?;
+    let kind = kind(&kind_segment)?;
+    let input = input::new_document(kind, &body.json()?)?;
+    let tenancy = &principal.tenancy;
+    let now = Timestamp::now();
+    let id = DocumentId::new(now.datetime());
+    let mut doc = Document {
+        id,
+        kind,
+        version: 1,
+        status: DocumentStatus::Pending,
+        document_type: input.document_type.clone(),
         declared_type: input.document_type,
         session_id: input.session,
         account_id: input.account,
@@ -250,6 +250,7 @@ pub async fn redact(
         submitted_at: None,
         processed_at: None,
         redacted_at: None,
+        files_deleted_at: None,
     };
     // Presigning is local work; done before the write so a failure leaves nothing behind.
     let files: Vec<&DocumentFile> = doc.files.iter().collect();
@@ -274,7 +275,6 @@ pub async fn redact(
                         let mut p = Problems::default();
                         p.push(
                             ProblemKind::Relationship,
-        files_deleted_at: None,
                             "/data/relationships/account/data/id",
                             "differs from the session's account",
                         );
@@ -297,6 +297,13 @@ pub async fn redact(
                 )?;
                 linked?;
                 change.extra.push(put_new_document(&st.store, tenancy, &d)?);
+                change.extra.extend(link_child_ops(
+                    &st.store,
+                    tenancy,
+                    d.account_id,
+                    OPEN_DOCUMENT,
+                    &d.id,
+                )?);
                 written = Some(d);
                 Ok(Some(change))
             })
@@ -305,6 +312,12 @@ pub async fn redact(
                 Ok(_) => {}
                 Err(WorkflowError::NotFound) => {
                     return Err(relationship_problem("session", "no such session"))
+                }
+                Err(WorkflowError::Store(e @ StoreError::ConditionFailed { .. })) => {
+                    let account = written.as_ref().and_then(|d| d.account_id);
+                    return Err(account_refused(&st, tenancy, account)
+                        .await?
+                        .unwrap_or_else(|| e.into()));
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -321,13 +334,6 @@ pub async fn redact(
                 OPEN_DOCUMENT,
                 &doc.id,
             )?);
-                change.extra.extend(link_child_ops(
-                    &st.store,
-                    tenancy,
-                    d.account_id,
-                    OPEN_DOCUMENT,
-                    &d.id,
-                )?);
             match st.store.transact("creating a document", ops).await {
                 Ok(()) => {}
                 Err(e) => match account_refusal(&e, 1) {
@@ -340,12 +346,6 @@ pub async fn redact(
             }
         }
     }
-                Err(WorkflowError::Store(e @ StoreError::ConditionFailed { .. })) => {
-                    let account = written.as_ref().and_then(|d| d.account_id);
-                    return Err(account_refused(&st, tenancy, account)
-                        .await?
-                        .unwrap_or_else(|| e.into()));
-                }
     let location = format!(
         "{}/v1/identity/documents/{}/{}",
         base.0,

@@ -291,6 +291,10 @@ pub struct Document {
     pub processed_at: Option<Timestamp>,
     /// Redaction time.
     pub redacted_at: Option<Timestamp>,
+    /// When redaction finished deleting its files from S3 (after `redacted_at`): a re-run
+    /// of the redaction skips a document that has it, so nothing is deleted twice.
+    #[serde(default)]
+    pub files_deleted_at: Option<Timestamp>,
 }
 
 impl Document {
@@ -309,10 +313,6 @@ impl Document {
             });
         }
         self.files.push(file);
-    /// When redaction finished deleting its files from S3 (after `redacted_at`): a re-run
-    /// of the redaction skips a document that has it, so nothing is deleted twice.
-    #[serde(default)]
-    pub files_deleted_at: Option<Timestamp>,
         Ok(())
     }
 
