@@ -155,6 +155,9 @@ pub fn session_patch(mut body: Value, path_id: &str) -> Result<SessionPatch, Pro
     };
     reject_read_only(doc.attributes, &["entity_type"], &mut p);
     doc.only_relationships(&[], &mut p);
+    // Like the create, a PATCH takes no meta; sent anyway (at either level) it is refused
+    // rather than silently dropped.
+    doc.meta.only(&[], &mut p);
     let mut patch = Map::new();
     if let Some(map) = doc.attributes.as_object() {
         for (k, v) in map {
@@ -332,6 +335,18 @@ mod tests {
             .expect("valid");
         assert_eq!(s.entity_type, EntityType::Person);
         assert!(s.account.is_some());
+    }
+
+    #[test]
+    fn create_and_patch_take_no_meta_at_either_level() {
+        let body = json!({"data": {"type": "session", "attributes": {"entity_type": "person"},
+            "meta": {"auto_update_session": true}}});
+        let p = new_session(body, Timestamp::now()).err().expect("no meta");
+        assert_eq!(p.0[0].pointer, "/data/meta/auto_update_session");
+        let body = json!({"data": {"type": "session", "id": "sess_1", "attributes": {}},
+            "meta": {"note": "x"}});
+        let p = session_patch(body, "sess_1").err().expect("no meta");
+        assert_eq!(p.0[0].pointer, "/meta/note");
     }
 
     #[test]

@@ -329,6 +329,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn stored_answers_are_indexed_under_what_redaction_removes() {
+        let of = |v: serde_json::Value| redaction_subject(&v);
+        let session = serde_json::json!({"data": {"type": "session", "id": "sess_1",
+            "relationships": {"account": {"data": {"type": "account", "id": "acc_1"}}}}});
+        assert_eq!(of(session).as_deref(), Some("sess_1"));
+        let device = serde_json::json!({"data": {"type": "session_device", "id": "dev_1",
+            "relationships": {"session": {"data": {"type": "session", "id": "sess_1"}}}}});
+        assert_eq!(of(device).as_deref(), Some("sess_1"));
+        let standalone = serde_json::json!({"data": {"type": "verification/idv", "id": "ver_1",
+            "relationships": {"session": {"data": null},
+                              "document": {"data": {"type": "document/idv", "id": "doc_1"}}}}});
+        assert_eq!(of(standalone).as_deref(), Some("doc_1"));
+        let document = serde_json::json!({"data": {"type": "document/idv", "id": "doc_2",
+            "relationships": {"session": {"data": null}, "account": {"data": null}}}});
+        assert_eq!(of(document).as_deref(), Some("doc_2"));
+        assert_eq!(of(serde_json::json!({"errors": []})), None);
+    }
+
+    #[test]
     fn base_paths_are_split_off() {
         assert_eq!(
             split_base_path("/v1/identity/sessions"),
