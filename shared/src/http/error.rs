@@ -379,6 +379,12 @@ impl From<WorkflowError> for ApiError {
                 action: action.to_owned(),
             },
             WorkflowError::Invalid(p) => ApiError::Validation(p),
+            // A document of a session is redacted with its session (README, Documents).
+            WorkflowError::DocumentOfSession => ApiError::InvalidTransition {
+                status: "in_session".to_owned(),
+                action: "redact".to_owned(),
+            },
+            WorkflowError::AccountRedacted => ApiError::AccountRedacted,
             WorkflowError::Store(s) => s.into(),
         }
     }
@@ -386,12 +392,6 @@ impl From<WorkflowError> for ApiError {
 
 impl From<Problems> for ApiError {
     fn from(p: Problems) -> Self {
-            // A document of a session is redacted with its session (README, Documents).
-            WorkflowError::DocumentOfSession => ApiError::InvalidTransition {
-                status: "in_session".to_owned(),
-                action: "redact".to_owned(),
-            },
-            WorkflowError::AccountRedacted => ApiError::AccountRedacted,
         ApiError::Validation(p)
     }
 }
