@@ -213,6 +213,14 @@ pub fn api_key_id_pk(id: ApiKeyId) -> String {
     format!("APIKEY_ID#{id}")
 }
 
+/// Partition of a key's rate-limit counter (`store::rate_limits`): by the key's public id,
+/// global like the key items.
+pub fn rate_limit_pk(id: ApiKeyId) -> String {
+    format!("RATE#{id}")
+}
+/// Sort key of a rate-limit counter.
+pub const RATE_LIMIT_SK: &str = "RATE";
+
 /// Partition of an idempotency record (the key is hashed: it is caller-chosen text).
 pub fn idempotency_pk(tenancy: &Tenancy, key_sha256_hex: &str) -> String {
     format!("{}#IDEMPOTENCY#{key_sha256_hex}", tenancy_prefix(tenancy))

@@ -22,6 +22,7 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 
+use super::keys::{rate_limit_pk, RATE_LIMIT_SK};
 use super::{n, s, Item, Store, StoreError};
 use crate::domain::ids::ApiKeyId;
 use crate::domain::values::Timestamp;
@@ -30,14 +31,6 @@ use crate::domain::values::Timestamp;
 pub const ENTITY: &str = "rate_limit";
 /// Length of a window, in seconds.
 pub const WINDOW_SECONDS: i64 = 1;
-/// Sort key of counter items.
-const RATE_SK: &str = "RATE";
-
-/// Partition key of a key's counter.
-pub fn rate_pk(key: ApiKeyId) -> String {
-    format!("RATE#{key}")
-}
-
 /// The window `now` falls in: its first second since the epoch.
 pub fn window_of(now: Timestamp) -> i64 {
     now.unix().div_euclid(WINDOW_SECONDS) * WINDOW_SECONDS
@@ -124,7 +117,7 @@ impl Store {
             .client()
             .update_item()
             .table_name(self.table())
-            .set_key(Some(Store::key(rate_pk(key), RATE_SK)))
+            .set_key(Some(Store::key(rate_limit_pk(key), RATE_LIMIT_SK)))
             .update_expression("SET #n = #n + :one")
             .condition_expression("#w = :w AND #n < :limit")
             .expression_attribute_names("#n", "n")
@@ -157,7 +150,7 @@ impl Store {
             .client()
             .update_item()
             .table_name(self.table())
-            .set_key(Some(Store::key(rate_pk(key), RATE_SK)))
+            .set_key(Some(Store::key(rate_limit_pk(key), RATE_LIMIT_SK)))
             .update_expression("SET #w = :w, #n = :one, entity = :entity, schema_version = :v")
             .condition_expression("attribute_not_exists(#w) OR #w < :w")
             .expression_attribute_names("#n", "n")
