@@ -286,7 +286,7 @@ impl ApiError {
             ApiError::Unavailable => vec![one(
                 "service_unavailable",
                 "Service unavailable",
-                "The service is briefly overloaded. Retry after the delay in Retry-After.",
+                "The service is briefly overloaded or cannot reach its storage. Retry after the delay in Retry-After.",
             )],
             ApiError::Internal(_) => {
                 let mut o = one(

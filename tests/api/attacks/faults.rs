@@ -83,6 +83,8 @@ enum Fault {
     LoseAnswer,
     /// Answers `400 ThrottlingException` without forwarding.
     Throttle,
+    /// Answers `500 InternalServerError` without forwarding.
+    ServerError,
 }
 
 /// The proxy's rule: `fault` for operations whose `X-Amz-Target` ends with `.{op}`, the
@@ -222,10 +224,20 @@ async fn serve(
         });
         match fault {
             Some(Fault::Hold) => return hold(client).await,
-            Some(Fault::Throttle) => {
-                let body = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"Rate of requests exceeds the allowed throughput."}"#;
+            Some(f @ (Fault::Throttle | Fault::ServerError)) => {
+                let (status, body) = if f == Fault::Throttle {
+                    (
+                        "400 Bad Request",
+                        r#"{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"Rate of requests exceeds the allowed throughput."}"#,
+                    )
+                } else {
+                    (
+                        "500 Internal Server Error",
+                        r#"{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"Internal server error"}"#,
+                    )
+                };
                 let answer = format!(
-                    "HTTP/1.1 400 Bad Request\r\ncontent-type: application/x-amz-json-1.0\r\ncontent-length: {}\r\n\r\n{body}",
+                    "HTTP/1.1 {status}\r\ncontent-type: application/x-amz-json-1.0\r\ncontent-length: {}\r\n\r\n{body}",
                     body.len()
                 );
                 client.write_all(answer.as_bytes()).await?;
@@ -410,6 +422,39 @@ async fn dynamodb_that_throttles_gives_503() {
     );
     assert_unavailable("create, writes throttled", &create);
     assert_unavailable("transition, writes throttled", &transition);
+    proxy.heal();
+    assert_nothing_written(&faulty, before, &session).await;
+}
+
+#[tokio::test]
+async fn dynamodb_answering_server_errors_gives_503() {
+    let app = primed_app().await;
+    let session = app.create_session(None).await;
+    app.complete_session(&session).await;
+    let before = app.scan_all().await.len();
+    let proxy = Proxy::start(idv_tests::dynamodb_endpoint()).await;
+    let faulty = primed_app_pointed(app, Some(&proxy.url), None);
+
+    let show = format!("/v1/identity/sessions/{session}");
+    let approve = format!("/v1/identity/sessions/{session}/approve");
+    proxy.fault("GetItem", Fault::ServerError, usize::MAX);
+    let read = timed(&faulty, Method::GET, &show, None, &[]).await;
+    assert_unavailable("read, reads failing with 500", &read);
+
+    proxy.fault("TransactWriteItems", Fault::ServerError, usize::MAX);
+    let body = session_body();
+    let (create, transition) = tokio::join!(
+        timed(
+            &faulty,
+            Method::POST,
+            "/v1/identity/sessions",
+            Some(&body),
+            &[]
+        ),
+        timed(&faulty, Method::POST, &approve, None, &[]),
+    );
+    assert_unavailable("create, writes failing with 500", &create);
+    assert_unavailable("transition, writes failing with 500", &transition);
     proxy.heal();
     assert_nothing_written(&faulty, before, &session).await;
 }
