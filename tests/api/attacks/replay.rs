@@ -335,6 +335,63 @@ async fn replay_after_redaction_holds_no_personal_data() {
 }
 
 #[tokio::test]
+async fn replay_of_a_document_that_joined_a_session_later_holds_no_personal_data() {
+    let app = TestApp::new().await;
+    // A standalone document (no session yet): its stored answer is indexed under itself.
+    let bytes = licence_back_jpeg(&LicenceFields::default(), Variant::Clean);
+    let mut body = document_body("unused", bytes.len());
+    body["data"]["relationships"] = json!({});
+    let idem = [("idempotency-key", "standalone-doc")];
+    let created = app
+        .call(
+            Method::POST,
+            "/v1/identity/documents/idvs",
+            &app.key,
+            Some(&body),
+            &idem,
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.json);
+    let (url, headers) = created.upload(0);
+    assert_eq!(put_upload(&url, &headers, bytes).await, 200);
+    app.deliver_uploads().await;
+    // A verification with a session links the document to it.
+    let session = app.create_session(None).await;
+    let r = app
+        .post(
+            "/v1/identity/verifications",
+            Some(&verification_body(&session, &created.id())),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+    let s = app.get(&format!("/v1/identity/sessions/{session}")).await;
+    assert_eq!(
+        s.json["data"]["relationships"]["documents"]["data"][0]["id"],
+        json!(created.id())
+    );
+
+    let redacted = app
+        .post(&format!("/v1/identity/sessions/{session}/redact"), None)
+        .await;
+    assert_eq!(redacted.status, StatusCode::OK, "{}", redacted.json);
+    let replay = app
+        .call(
+            Method::POST,
+            "/v1/identity/documents/idvs",
+            &app.key,
+            Some(&body),
+            &idem,
+        )
+        .await;
+    assert!(
+        !replay.json.to_string().contains("zebulon-licence-back.jpg"),
+        "{}",
+        replay.json
+    );
+    assert_eq!(replay.code(), "session_redacted", "{}", replay.json);
+}
+
+#[tokio::test]
 async fn production_key_cannot_backdate_evaluated_on() {
     let app = TestApp::new().await;
     let production = app
