@@ -488,6 +488,11 @@ pub async fn redact_verification(
 /// request (or one turn of the sweep) does before it hands over.
 pub const ACCOUNT_REDACTION_BATCH: usize = 25;
 
+/// Time after which one call of [`redact_account_step`] takes no further child, whatever is
+/// left of its batch: a session may hold 50 documents of 4 files each, and a request must
+/// answer well within the function's 15 s timeout (API Gateway's own limit is 29 s).
+pub const ACCOUNT_REDACTION_TIME: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Where an account's redaction stands after a call of [`redact_account_step`].
 #[derive(Debug, Clone)]
 pub enum AccountRedaction {
@@ -529,7 +534,9 @@ pub async fn redact_account_step(
     }
     let mut budget = batch;
     let (mut sessions, mut documents) = (0u64, 0u64);
-    while budget > 0 {
+    let stop_at = std::time::Instant::now() + ACCOUNT_REDACTION_TIME;
+    let mut out_of_time = false;
+    while budget > 0 && !out_of_time {
         let limit = i32::try_from(budget).unwrap_or(i32::MAX);
         let mut open = store.open_children(tenancy, id, limit).await?;
         if open.is_empty() {
@@ -557,6 +564,10 @@ pub async fn redact_account_step(
             }
         }
         for child in &open {
+            if std::time::Instant::now() >= stop_at {
+                out_of_time = true;
+                break;
+            }
             match child.kind.as_str() {
                 OPEN_SESSION => {
                     let sid = SessionId::parse(&child.id).map_err(|_| corrupt_child())?;
@@ -583,8 +594,8 @@ pub async fn redact_account_step(
             budget -= 1;
         }
     }
-    // Record progress, or finish when nothing was left.
-    let finished = budget > 0;
+    // Record progress, or finish when a query found nothing left.
+    let finished = budget > 0 && !out_of_time;
     for _ in 0..ATTEMPTS {
         let next = if finished {
             account.redaction_finished(now)

@@ -1,7 +1,9 @@
 //! Handlers of the accounts endpoints.
 //!
 //! DynamoDB round trips: create 1; get 2 in parallel (the account, its newest sessions);
-//! list 1 per partition; patch 2 (read, conditional write); redact 1 + 3 per session + 2.
+//! list 1 per partition; patch 2 (read, conditional write); redact: read and mark, one
+//! consistent Query of open children, a bounded batch of child redactions (≤ 25, ≤ 5 s),
+//! progress or final write, scrub, linkage (README, Accounts).
 
 use axum::extract::State;
 use axum::response::Response;

@@ -10,6 +10,10 @@
 //!   ([`Expirer::sweep`]). TTL deletes late (up to two days on AWS), so the sweep is what
 //!   bounds lateness; the stream is usually first.
 //!
+//! The sweep also finds, in gsi4, standalone documents whose retention is due
+//! ([`Expirer::retain_document`]) and accounts whose redaction a request left in progress
+//! ([`Expirer::continue_account_redaction`]), and finishes both.
+//!
 //! Every path decides on the session as stored and writes conditionally (through
 //! `idv::workflow`), so the two paths and the API can race freely: a session expires exactly
 //! once, stamped at its deadline, and never once it completed or was decided. Redelivered

@@ -528,9 +528,11 @@ async fn account_with_60_sessions_is_redacted_in_the_background() {
 
     // More than one request redacts: 202, the account's own data already gone, and the
     // account shows the redaction in progress.
+    let started = std::time::Instant::now();
     let r = app
         .post(&format!("/v1/identity/accounts/{account}/redact"), None)
         .await;
+    eprintln!("POST redact answered in {:?}", started.elapsed());
     assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.json);
     assert_eq!(r.attr("person"), &Value::Null);
     assert_eq!(r.attr("redacted_at"), &Value::Null);
@@ -553,10 +555,12 @@ async fn account_with_60_sessions_is_redacted_in_the_background() {
     assert_eq!(left, 60 - first_batch, "the rest waits for the background");
 
     // The sweep (what `expiry-sweep` runs on its schedule) finishes it.
+    let started = std::time::Instant::now();
     let report = app
         .expirer()
         .sweep(Timestamp::now(), Duration::from_secs(120))
         .await;
+    eprintln!("the sweep finished it in {:?}", started.elapsed());
     assert_eq!(report.accounts_redacted, 1, "{report:?}");
     let a = app.get(&format!("/v1/identity/accounts/{account}")).await;
     assert_ne!(a.attr("redacted_at"), &Value::Null, "{}", a.json);
