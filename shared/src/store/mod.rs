@@ -595,4 +595,34 @@ mod tests {
             request_token("", &[put(2, false)])
         );
     }
+
+    #[tokio::test]
+    async fn a_write_without_a_definite_answer_may_have_written() {
+        let unavailable = || StoreError::Unavailable {
+            service: "DynamoDB",
+            context: "test",
+            source: "timed out".into(),
+        };
+        let refused = || StoreError::ConditionFailed {
+            reasons: vec![Some("ConditionalCheckFailed".into())],
+            items: vec![None],
+        };
+        let run = |results: Vec<Result<(), StoreError>>| async move {
+            watch_writes(async move { results.iter().for_each(note_write) })
+                .await
+                .1
+        };
+        assert!(!run(vec![]).await.may_have_written());
+        assert!(
+            !run(vec![Err(refused()), Err(StoreError::TransactionConflict)])
+                .await
+                .may_have_written()
+        );
+        let lost = run(vec![Err(refused()), Err(unavailable())]).await;
+        assert!(lost.unknown && !lost.committed && lost.may_have_written());
+        let done = run(vec![Ok(())]).await;
+        assert!(done.committed && done.may_have_written());
+        // Outside a watch nothing is recorded, and nothing fails.
+        note_write(&Err(unavailable()));
+    }
 }
