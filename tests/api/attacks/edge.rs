@@ -18,23 +18,20 @@ use idv_tests::{Reply, TestApp};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
-/// Gives the key with `secret` its own limit of `per_second` requests per second, as
-/// `idv-admin set-rate-limit` does.
-async fn limit_key(app: &TestApp, secret: &str, per_second: u32) {
-    app.client
-        .update_item()
-        .table_name(&app.table)
-        .key(
-            "pk",
-            AttributeValue::S(idv::store::keys::api_key_pk(&hash_secret(secret))),
-        )
-        .key("sk", AttributeValue::S(idv::store::keys::API_KEY_SK.into()))
-        .update_expression("SET rate_limit = :n")
-        .condition_expression("attribute_exists(pk)")
-        .expression_attribute_values(":n", AttributeValue::N(per_second.to_string()))
-        .send()
+/// Issues a key of `acme`/staging with every scope and its own limit of `per_second`
+/// requests per second, set as `idv-admin set-rate-limit` sets it.
+async fn limited_key(app: &TestApp, per_second: u32) -> String {
+    let (id, secret) = app
+        .issue_key_with_id("acme", Environment::Staging, &[Permission::All], None)
+        .await;
+    let key = app
+        .store
+        .set_api_key_rate_limit(id, Some(per_second))
         .await
-        .expect("set the key's rate limit");
+        .expect("set the rate limit")
+        .expect("the key exists");
+    assert_eq!(key.rate_limit, Some(per_second));
+    secret
 }
 
 fn unix_second() -> u64 {
@@ -81,10 +78,7 @@ fn assert_rate_limited(r: &Reply) {
 #[tokio::test]
 async fn rate_limit_answers_429_with_retry_after() {
     let app = TestApp::new().await;
-    let key = app
-        .issue_key("acme", Environment::Staging, &[Permission::All], None)
-        .await;
-    limit_key(&app, &key, 3).await;
+    let key = limited_key(&app, 3).await;
     let body = json!({"data": {"type": "session", "attributes": {"entity_type": "person"}}});
     let sessions = || async {
         app.get("/v1/identity/sessions").await.json["data"]
@@ -148,14 +142,8 @@ async fn rate_limit_answers_429_with_retry_after() {
 #[tokio::test]
 async fn rate_limit_is_per_key() {
     let app = TestApp::new().await;
-    let flooding = app
-        .issue_key("acme", Environment::Staging, &[Permission::All], None)
-        .await;
-    let other = app
-        .issue_key("acme", Environment::Staging, &[Permission::All], None)
-        .await;
-    limit_key(&app, &flooding, 2).await;
-    limit_key(&app, &other, 2).await;
+    let flooding = limited_key(&app, 2).await;
+    let other = limited_key(&app, 2).await;
     let mut attempts = 0;
     loop {
         attempts += 1;
@@ -190,10 +178,7 @@ async fn rate_limit_is_per_key() {
 #[tokio::test]
 async fn rate_limit_holds_across_lambdas() {
     let app = TestApp::new().await;
-    let key = app
-        .issue_key("acme", Environment::Staging, &[Permission::All], None)
-        .await;
-    limit_key(&app, &key, 4).await;
+    let key = limited_key(&app, 4).await;
     // A second warm instance: its own state, caches and router over the same table.
     let other_instance = sessions::router(idv::http::AppState::new(
         app.store.clone(),
@@ -369,10 +354,7 @@ async fn rate_limit_costs_one_conditional_write_per_request() {
         }
     };
     let unlimited = app.key.clone();
-    let limited = app
-        .issue_key("acme", Environment::Staging, &[Permission::All], None)
-        .await;
-    limit_key(&app, &limited, 1000).await;
+    let limited = limited_key(&app, 1000).await;
     // Warm both keys into the cache.
     get(unlimited.clone()).await;
     get(limited.clone()).await;
@@ -383,23 +365,46 @@ async fn rate_limit_costs_one_conditional_write_per_request() {
         v.sort();
         v[v.len() / 2]
     };
-    let measure = |key: String| {
-        let get = &get;
-        let ops = &ops;
-        async move {
-            let started = std::time::Instant::now();
-            let mut times = Vec::new();
-            for _ in 0..N {
-                let (status, took) = get(key.clone()).await;
-                assert_eq!(status, StatusCode::OK);
-                times.push(took);
-            }
-            let seconds = started.elapsed().as_secs() as usize + 1;
-            (ops.take(), seconds, p50(times))
-        }
-    };
-    let (base_ops, _, base_p50) = measure(unlimited).await;
-    let (limited_ops, seconds, limited_p50) = measure(limited.clone()).await;
+    // Alternating the two keys, so that both see the same load on a shared machine.
+    let started = std::time::Instant::now();
+    let (mut base_ops, mut limited_ops) = (0, 0);
+    let (mut base_times, mut limited_times) = (Vec::new(), Vec::new());
+    for _ in 0..N {
+        let (status, took) = get(unlimited.clone()).await;
+        assert_eq!(status, StatusCode::OK);
+        base_times.push(took);
+        base_ops += ops.take();
+        let (status, took) = get(limited.clone()).await;
+        assert_eq!(status, StatusCode::OK);
+        limited_times.push(took);
+        limited_ops += ops.take();
+    }
+    let seconds = started.elapsed().as_secs() as usize + 1;
+    let (base_p50, limited_p50) = (p50(base_times), p50(limited_times));
+    // The two round trips alone, through the store: the count, and a GetItem for scale.
+    let (mut admit_times, mut get_times) = (Vec::new(), Vec::new());
+    let limited_id = app
+        .store
+        .api_key_by_hash(&hash_secret(&limited))
+        .await
+        .expect("read")
+        .expect("key")
+        .id;
+    for _ in 0..N {
+        let t = std::time::Instant::now();
+        app.store
+            .admit(limited_id, 1000, idv::domain::values::Timestamp::now())
+            .await
+            .expect("count");
+        admit_times.push(t.elapsed());
+        let t = std::time::Instant::now();
+        app.store
+            .api_key_by_hash(&hash_secret(&limited))
+            .await
+            .expect("read");
+        get_times.push(t.elapsed());
+    }
+    let (admit_p50, get_p50) = (p50(admit_times), p50(get_times));
     let extra = limited_ops - base_ops;
     assert!(
         (N..=N + seconds + 1).contains(&extra),
@@ -407,10 +412,7 @@ async fn rate_limit_costs_one_conditional_write_per_request() {
     );
 
     // Refusals: a key at 1 per second.
-    let refused_key = app
-        .issue_key("acme", Environment::Staging, &[Permission::All], None)
-        .await;
-    limit_key(&app, &refused_key, 1).await;
+    let refused_key = limited_key(&app, 1).await;
     let (first_refusal, local_refusal) = loop {
         get(refused_key.clone()).await; // warm the key (and maybe use the second)
         start_of_a_second().await;
@@ -443,7 +445,8 @@ async fn rate_limit_costs_one_conditional_write_per_request() {
         "rate limit, GET /v1/identity/sessions/{{id}}, {N} sequential requests in process against DynamoDB Local: \
          without limit p50 {base_p50:?} ({:.2} DynamoDB operations per request), \
          with limit p50 {limited_p50:?} ({:.2} per request: +{extra} over {seconds} s); \
-         refused by the table {first_refusal:?} (1 failed conditional write), refused in the Lambda {local_refusal:?} (0)",
+         refused by the table {first_refusal:?} (1 failed conditional write), refused in the Lambda {local_refusal:?} (0); \
+         the count alone (Store::admit) p50 {admit_p50:?}, a GetItem p50 {get_p50:?}",
         base_ops as f64 / N as f64,
         limited_ops as f64 / N as f64,
     );
