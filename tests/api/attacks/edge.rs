@@ -86,7 +86,7 @@ async fn rate_limit_answers_429_with_retry_after() {
             .map_or(0, Vec::len)
     };
     let mut attempts = 0;
-    let (limited, before) = loop {
+    let (limited, before, idempotency) = loop {
         attempts += 1;
         // An inconclusive attempt may have created a session: count afresh each time.
         let before = sessions().await;
@@ -96,13 +96,15 @@ async fn rate_limit_answers_429_with_retry_after() {
         for _ in 0..3 {
             replies.push(list_sessions(&app, &key).await);
         }
+        // With an Idempotency-Key: a refusal must not be stored as the key's answer.
+        let idempotency = format!("create-{attempts}");
         let fourth = app
             .call(
                 Method::POST,
                 "/v1/identity/sessions",
                 &key,
                 Some(&body),
-                &[],
+                &[("idempotency-key", &idempotency)],
             )
             .await;
         if unix_second() != window {
@@ -113,7 +115,7 @@ async fn rate_limit_answers_429_with_retry_after() {
         for r in &replies {
             assert_eq!(r.status, StatusCode::OK, "{}", r.json);
         }
-        break (fourth, before);
+        break (fourth, before, idempotency);
     };
     assert_rate_limited(&limited);
     assert_eq!(sessions().await, before, "the refused POST created nothing");
@@ -124,16 +126,19 @@ async fn rate_limit_answers_429_with_retry_after() {
         .parse()
         .expect("seconds");
     tokio::time::sleep(Duration::from_secs(wait)).await;
+    // The same request again, same Idempotency-Key: it runs now (the 429 was not stored).
     let again = app
         .call(
             Method::POST,
             "/v1/identity/sessions",
             &key,
             Some(&body),
-            &[],
+            &[("idempotency-key", &idempotency)],
         )
         .await;
     assert_eq!(again.status, StatusCode::CREATED, "{}", again.json);
+    assert!(!again.headers.contains_key("idempotent-replayed"));
+    assert_eq!(sessions().await, before + 1);
 }
 
 /// Attack: a tenant's key floods so that the tenant's other keys (another backend, the
@@ -543,6 +548,19 @@ fn gateway_answers_are_jsonapi_errors() {
         assert_eq!(e["status"].as_str(), Some(status.as_str()), "{kind}");
         let code = e["code"].as_str().unwrap_or_default();
         assert!(stable.contains(&code), "{kind}: code {code}");
+        // Each code keeps the status API.md §1 gives it.
+        let expected = match code {
+            "bad_request" | "invalid_parameter" => "400",
+            "unauthorized" => "401",
+            "forbidden" => "403",
+            "not_found" => "404",
+            "payload_too_large" => "413",
+            "unsupported_media_type" => "415",
+            "rate_limited" => "429",
+            "internal_error" => "500",
+            _ => "503",
+        };
+        assert_eq!(status, expected, "{kind}: {code}");
         for field in ["title", "detail"] {
             assert!(
                 e[field].as_str().is_some_and(|s| !s.is_empty()),
