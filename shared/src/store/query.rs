@@ -497,6 +497,17 @@ mod tests {
     }
 
     #[test]
+    fn reads_are_bounded_and_still_fill_a_page() {
+        assert_eq!(
+            read_limit(15, false),
+            16,
+            "one more tells whether more follow"
+        );
+        assert_eq!(read_limit(15, true), FILTERED_READ as i32);
+        assert_eq!(read_limit(100, true), 101);
+    }
+
+    #[test]
     fn mentions_whole_tokens_only() {
         assert!(mentions("#a = :s1 OR #a = :s10", ":s10"));
         assert!(mentions("#a = :s1 OR #a = :s10", ":s1"));
