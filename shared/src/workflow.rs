@@ -536,6 +536,9 @@ pub async fn redact_account_step(
     let (mut sessions, mut documents) = (0u64, 0u64);
     let stop_at = std::time::Instant::now() + ACCOUNT_REDACTION_TIME;
     let mut out_of_time = false;
+    // A child found again in the same call was redacted and yet still listed: its open-child
+    // item outlived it (or gsi2 lags). Drop the item rather than loop on it.
+    let mut seen = std::collections::HashSet::new();
     while budget > 0 && !out_of_time {
         let limit = i32::try_from(budget).unwrap_or(i32::MAX);
         let mut open = store.open_children(tenancy, id, limit).await?;
@@ -568,6 +571,11 @@ pub async fn redact_account_step(
                 out_of_time = true;
                 break;
             }
+            budget -= 1;
+            if !seen.insert(child.id.clone()) {
+                drop_open_child(store, tenancy, id, child).await?;
+                continue;
+            }
             match child.kind.as_str() {
                 OPEN_SESSION => {
                     let sid = SessionId::parse(&child.id).map_err(|_| corrupt_child())?;
@@ -591,7 +599,6 @@ pub async fn redact_account_step(
                     documents += 1;
                 }
             }
-            budget -= 1;
         }
     }
     // Record progress, or finish when a query found nothing left.
