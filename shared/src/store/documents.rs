@@ -317,3 +317,64 @@ impl Store {
         .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::values::{Environment, TenantId, Timestamp};
+
+    fn doc(session: bool) -> Document {
+        let now = Timestamp::parse("2025-01-15T10:30:00Z").expect("ts");
+        Document {
+            id: DocumentId::parse("doc_01HQ0000000000000000000000").expect("id"),
+            kind: DocumentKind::Idv,
+            version: 1,
+            status: DocumentStatus::Pending,
+            document_type: None,
+            declared_type: None,
+            session_id: session
+                .then(|| SessionId::parse("sess_01HQ0000000000000000000000").expect("id")),
+            account_id: None,
+            files: Vec::new(),
+            extracted: None,
+            verification_ids: Vec::new(),
+            created_at: now,
+            updated_at: now,
+            submitted_at: None,
+            processed_at: None,
+            redacted_at: None,
+            files_deleted_at: None,
+        }
+    }
+
+    #[test]
+    fn standalone_documents_are_due_their_retention_after_their_last_change() {
+        let tenancy = Tenancy {
+            tenant: TenantId::parse("acme").expect("tenant"),
+            environment: Environment::Staging,
+        };
+        let retention = super::super::timers::Retention {
+            production: None,
+            staging: Some(time::Duration::hours(1)),
+        };
+        let d = doc(false);
+        assert_eq!(
+            retention_due(&retention, &tenancy, &d),
+            Some(d.updated_at.add(time::Duration::hours(1)))
+        );
+        // A session's documents go with their session; no retention keeps them forever.
+        assert_eq!(retention_due(&retention, &tenancy, &doc(true)), None);
+        assert_eq!(
+            retention_due(&super::super::timers::Retention::default(), &tenancy, &d),
+            None
+        );
+        // Half redacted: due at once, whatever the policy; fully redacted: never again.
+        let mut half = d.redacted(d.updated_at).expect("redacts");
+        assert_eq!(
+            retention_due(&super::super::timers::Retention::default(), &tenancy, &half),
+            half.redacted_at
+        );
+        half.files_deleted_at = half.redacted_at;
+        assert_eq!(retention_due(&retention, &tenancy, &half), None);
+    }
+}

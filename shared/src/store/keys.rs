@@ -411,6 +411,23 @@ mod tests {
     }
 
     #[test]
+    fn work_positions_round_trip() {
+        let s = tenancy("acme-2", Environment::Production);
+        let due = Timestamp::parse("2025-01-15T10:30:00.250Z").expect("ts");
+        let pos = work_position(due, &s, &"acc_01HQ0000000000000000000000");
+        assert_eq!(
+            parse_work_position(&pos),
+            Some((due, s, "acc_01HQ0000000000000000000000".to_owned()))
+        );
+        assert_eq!(parse_work_position("2025-01-15T10:30:00.250Z#acme"), None);
+        assert!(
+            work_position(due, &tenancy("a", Environment::Staging), &"x") < timers_due_bound(due)
+        );
+        assert_eq!(open_child_sk("SESSION", &"sess_1"), "OPEN#SESSION#sess_1");
+        assert!(shard_of("doc_01HQ0000000000000000000000") < TIMER_SHARDS);
+    }
+
+    #[test]
     fn timer_shards_are_stable_and_spread() {
         let id = SessionId::parse("sess_01HQ0000000000000000000000").expect("id");
         assert_eq!(timer_shard(id), timer_shard(id));
