@@ -145,6 +145,35 @@ async fn post_query_filter_reads_a_bounded_page() {
 }
 
 #[tokio::test]
+async fn verification_status_filter_reads_a_bounded_page() {
+    let app = TestApp::new().await;
+    // One failed verification (a stale bill), then 100 passed ones on top of it.
+    let mut stale = recent_bill();
+    stale.statement_date = time::OffsetDateTime::now_utc().date() - time::Duration::days(200);
+    let old = uploaded_pdf(&app, None, 1, "old.pdf", address_pdf(&stale)).await;
+    let failed = verify_bill(&app, &old, None).await;
+    assert_eq!(failed.status, StatusCode::CREATED, "{}", failed.json);
+    assert_eq!(failed.attr("status"), "failed");
+    let fresh = uploaded_bill(&app, None, 1, "bill.pdf").await;
+    for i in 0..100 {
+        let r = verify_bill(&app, &fresh, None).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{i}: {}", r.json);
+    }
+
+    let first = app
+        .get("/v1/identity/verifications?filter[status]=failed&page[size]=5")
+        .await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.json);
+    assert_eq!(ids(&first), Vec::<String>::new(), "{}", first.json["meta"]);
+    assert_eq!(first.json["meta"]["page"]["has_next"], true);
+    let second = app
+        .get(&link(&first, "next").expect("a short page links the next one"))
+        .await;
+    assert_eq!(ids(&second), vec![failed.id()]);
+    assert_eq!(second.json["meta"]["page"]["has_next"], false);
+}
+
+#[tokio::test]
 async fn page_total_is_bounded() {
     let app = TestApp::new().await;
     let sessions: Vec<_> = (0..1005)
