@@ -638,6 +638,55 @@ mod tests {
     }
 
     #[test]
+    fn links_stop_at_the_caps() {
+        use crate::domain::document::DocumentKind;
+        use crate::domain::ids::VerificationId;
+        use crate::domain::verification::{VerificationKind, VerificationRef, VerificationStatus};
+        let mut s = session(SessionStatus::Started);
+        let doc = || DocumentRef {
+            id: DocumentId::new(time::OffsetDateTime::now_utc()),
+            kind: DocumentKind::Idv,
+        };
+        for _ in 0..MAX_DOCUMENTS {
+            assert_eq!(s.link_document(doc()), Ok(()));
+        }
+        let first = s.documents[0];
+        assert_eq!(
+            s.link_document(first),
+            Ok(()),
+            "an already linked one is no new link"
+        );
+        assert_eq!(s.documents.len(), MAX_DOCUMENTS);
+        assert_eq!(
+            s.link_document(doc()),
+            Err(DomainError::LimitExceeded {
+                limit: "documents_per_session",
+                max: 50
+            })
+        );
+        let v = || VerificationRef {
+            id: VerificationId::new(time::OffsetDateTime::now_utc()),
+            kind: VerificationKind::Idv,
+            status: VerificationStatus::Passed,
+        };
+        for _ in 0..MAX_VERIFICATIONS {
+            assert_eq!(s.add_verification(v()), Ok(()));
+        }
+        assert_eq!(
+            s.add_verification(v()),
+            Err(DomainError::LimitExceeded {
+                limit: "verifications_per_session",
+                max: 100
+            })
+        );
+        assert_eq!(
+            s.verifications.len(),
+            MAX_VERIFICATIONS,
+            "nothing added past it"
+        );
+    }
+
+    #[test]
     fn settle_applies_the_completion_rule() {
         use crate::domain::ids::VerificationId;
         use crate::domain::verification::{
