@@ -411,8 +411,11 @@ async fn rate_limit_costs_one_conditional_write_per_request() {
     }
     let (admit_p50, get_p50) = (p50(admit_times), p50(get_times));
     let extra = limited_ops - base_ops;
+    // One conditional write per request, plus at most two for each second the run touched
+    // (a new window's first request, and a write that lost the race for it to the window's
+    // turn-over on a loaded machine).
     assert!(
-        (N..=N + seconds + 1).contains(&extra),
+        (N..=N + 2 * (seconds + 1)).contains(&extra),
         "{extra} more operations for {N} requests over {seconds} s"
     );
 
