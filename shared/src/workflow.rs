@@ -258,8 +258,14 @@ pub async fn transition(
     lifetime: Duration,
 ) -> Result<Session, WorkflowError> {
     modify_session(store, tenancy, id, now, |current| {
-        let t = current.apply(action, now, lifetime)?;
+        let mut t = current.apply(action, now, lifetime)?;
         let event = Event::transition(&t, actor.clone(), comment.map(str::to_owned));
+        if comment.is_some() {
+            t.next
+                .commented_events
+                .get_or_insert_with(Vec::new)
+                .push(event.seq);
+        }
         Ok(Some(Change {
             next: t.next,
             events: vec![event],
@@ -299,6 +305,20 @@ pub async fn redact_session(
         redact_verification(store, tenancy, v.id, now).await?;
     }
     // After redaction no decision (and so no comment) can be added, so one pass suffices.
+    // The session names its commented events (at most two: decisions are the only events
+    // with comments), so they are stripped by key in one transaction, however long the log.
+    if let Some(seqs) = &session.commented_events {
+        if !seqs.is_empty() {
+            let ops = seqs
+                .iter()
+                .map(|seq| store.strip_event_comment(tenancy, id, *seq))
+                .collect::<Result<Vec<_>, _>>()?;
+            store.transact("removing comments", ops).await?;
+        }
+        store.scrub_idempotency(tenancy, &id.to_string()).await?;
+        return Ok(session);
+    }
+    // Sessions written before `commented_events` existed: find the comments in the log.
     let events = store.events_with_comments(tenancy, id).await?;
     for chunk in events.chunks(100) {
         let mut ops = Vec::with_capacity(chunk.len());

@@ -271,6 +271,11 @@ pub struct Session {
     pub verifications: Vec<super::verification::VerificationRef>,
     /// The registered device.
     pub session_device_id: Option<DeviceId>,
+    /// The `seq` of every event carrying a reviewer's comment, so redaction strips them by
+    /// key instead of reading the whole log (decisions are the only events with comments, so
+    /// the state machine bounds this to two). `None` on sessions written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commented_events: Option<Vec<u64>>,
 }
 
 /// The outcome of [`Session::apply`]: the session as it must be written, and what changed.
@@ -319,6 +324,7 @@ impl Session {
             documents: Vec::new(),
             verifications: Vec::new(),
             session_device_id: None,
+            commented_events: Some(Vec::new()),
         }
     }
 

@@ -355,6 +355,28 @@ impl Store {
         }
     }
 
+    /// An Update removing the reviewer's comment of event `seq` of session `id` (redaction).
+    /// Idempotent: an event without a comment stays as it is.
+    pub fn strip_event_comment(
+        &self,
+        tenancy: &Tenancy,
+        id: SessionId,
+        seq: u64,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let update = build(
+            aws_sdk_dynamodb::types::Update::builder()
+                .table_name(self.table())
+                .key(keys::PK, s(keys::session_pk(tenancy, id)))
+                .key(keys::SK, s(keys::event_sk(seq)))
+                .update_expression("REMOVE #data.#comment")
+                .condition_expression("attribute_exists(pk)")
+                .expression_attribute_names("#data", "data")
+                .expression_attribute_names("#comment", "comment")
+                .build(),
+        )?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
     /// A Put that overwrites an existing event (used only to strip comments on redaction).
     pub fn overwrite_event(
         &self,

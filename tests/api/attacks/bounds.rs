@@ -702,3 +702,74 @@ async fn largest_session_item_stays_under_400kb() {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.json);
 }
+
+/// A session's log grows with every PATCH and device registration; redaction used to read
+/// all of it to find reviewers' comments. The session now names its commented events (the
+/// decisions, at most two), and redaction strips them by key.
+#[tokio::test]
+async fn redaction_strips_comments_without_reading_a_long_log() {
+    let app = TestApp::new().await;
+    let id = app.create_session(None).await;
+    app.complete_session(&id).await;
+    let path = format!("/v1/identity/sessions/{id}");
+    let r = app
+        .post(
+            &format!("{path}/mark-for-review"),
+            Some(&json!({"meta": {"comment": "Zebulon's photo looks old"}})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    for i in 0..30 {
+        let r = app
+            .patch(
+                &path,
+                &json!({"data": {"type": "session", "attributes": {
+                    "contact": {"email": format!("z{i}@example.com")}}}}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    }
+    let r = app
+        .post(
+            &format!("{path}/approve"),
+            Some(&json!({"meta": {"comment": "approved after Zebulon called"}})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+
+    let commented = |items: &[HashMap<String, AttributeValue>]| -> Vec<String> {
+        items
+            .iter()
+            .filter(|i| {
+                i.get("entity")
+                    .and_then(|v| v.as_s().ok())
+                    .map(String::as_str)
+                    == Some("session")
+            })
+            .filter_map(|i| i.get("commented_events").and_then(|v| v.as_l().ok()))
+            .flat_map(|l| l.iter().filter_map(|v| v.as_n().ok().cloned()))
+            .collect()
+    };
+    let before = commented(&app.scan_all().await);
+    assert_eq!(
+        before.len(),
+        2,
+        "the two decisions are named on the session"
+    );
+
+    let r = app.post(&format!("{path}/redact"), None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    assert!(
+        !app.all_values().await.iter().any(|v| v.contains("Zebulon")),
+        "no comment survives redaction"
+    );
+    let events = app.get(&format!("{path}/events?page[size]=100")).await;
+    assert_eq!(events.status, StatusCode::OK);
+    let log = events.json["data"].as_array().cloned().unwrap_or_default();
+    assert!(log.len() >= 33, "the whole log is still there");
+    assert!(log
+        .iter()
+        .all(|e| e["attributes"]["data"].get("comment").is_none()
+            || e["attributes"]["data"]["comment"].is_null()));
+    assert_eq!(commented(&app.scan_all().await), before);
+}
