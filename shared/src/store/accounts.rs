@@ -483,25 +483,6 @@ impl Store {
     }
 }
 
-/// A condition (in a transaction) that an account exists in this tenancy.
-pub fn check_account_exists(
-    store: &Store,
-    tenancy: &Tenancy,
-    id: AccountId,
-) -> Result<TransactWriteItem, StoreError> {
-    let check = build(
-        aws_sdk_dynamodb::types::ConditionCheck::builder()
-            .table_name(store.table())
-            .set_key(Some(Store::key(
-                keys::account_pk(tenancy, id),
-                keys::ACCOUNT_SK,
-            )))
-            .condition_expression("attribute_exists(pk)")
-            .build(),
-    )?;
-    Ok(TransactWriteItem::builder().condition_check(check).build())
-}
-
 impl Store {
     /// The newest children of an account under `prefix` (sessions or documents), only the
     /// attributes `projection` names (`#id`, `#kind`): 1 Query on gsi2 for linkage.
