@@ -8,7 +8,9 @@
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
+use aws_sdk_dynamodb::types::{
+    ConditionCheck, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+};
 use serde::{Deserialize, Serialize};
 use time::Duration;
 
@@ -16,6 +18,7 @@ use super::items::{envelope, ItemKeys};
 use super::keys;
 use super::{decode, n, s, Store, StoreError};
 use crate::domain::auth::Permission;
+use crate::domain::ids::{AccountId, DocumentId, SessionId};
 use crate::domain::values::{Tenancy, Timestamp};
 
 /// Entity name of idempotency records.
@@ -222,17 +225,105 @@ impl Store {
             },
             &record,
         )?;
-        self.client()
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(item))
-            .condition_expression("#fp = :fp")
-            .expression_attribute_names("#fp", "fingerprint")
-            .expression_attribute_values(":fp", s(fingerprint))
-            .send()
-            .await
-            .map_err(|e| super::sdk_error("storing an idempotent response", e))?;
-        Ok(())
+        let Some(check) = self.unredacted(tenancy, record.subject.as_deref())? else {
+            self.client()
+                .put_item()
+                .table_name(self.table())
+                .set_item(Some(item))
+                .condition_expression("#fp = :fp")
+                .expression_attribute_names("#fp", "fingerprint")
+                .expression_attribute_values(":fp", s(fingerprint))
+                .send()
+                .await
+                .map_err(|e| super::sdk_error("storing an idempotent response", e))?;
+            return Ok(());
+        };
+        // A request that wrote before a redaction began may finish after the redaction's
+        // scrub has run: stored unconditionally, its answer would keep what the redaction
+        // removed. So the answer is stored only while its subject is unredacted, in one
+        // transaction with that check; a redaction marks the subject before it scrubs, so
+        // either the scrub finds this record or this check fails and the body is dropped.
+        let put = super::build(
+            Put::builder()
+                .table_name(self.table())
+                .set_item(Some(item))
+                .condition_expression("#fp = :fp")
+                .expression_attribute_names("#fp", "fingerprint")
+                .expression_attribute_values(":fp", s(fingerprint))
+                .build(),
+        )?;
+        let ops = vec![TransactWriteItem::builder().put(put).build(), check];
+        match self.transact("storing an idempotent response", ops).await {
+            Err(e) if e.condition_failed_at(1) => {
+                let scrubbed = IdempotencyRecord {
+                    response: record.response.map(|r| StoredResponse {
+                        body: String::new(),
+                        ..r
+                    }),
+                    redacted: true,
+                    ..record
+                };
+                let pk = keys::idempotency_pk(tenancy, key_hash);
+                let item = envelope(
+                    ENTITY,
+                    ItemKeys {
+                        indexes: record_indexes(&pk, None),
+                        pk,
+                        sk: keys::IDEMPOTENCY_SK.to_owned(),
+                    },
+                    &scrubbed,
+                )?;
+                self.client()
+                    .put_item()
+                    .table_name(self.table())
+                    .set_item(Some(item))
+                    .condition_expression("#fp = :fp")
+                    .expression_attribute_names("#fp", "fingerprint")
+                    .expression_attribute_values(":fp", s(fingerprint))
+                    .send()
+                    .await
+                    .map_err(|e| super::sdk_error("storing a scrubbed idempotent response", e))?;
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    /// A condition (in a transaction) that the resource a stored answer is indexed under —
+    /// a session, an account or a document — exists and no redaction of it has begun.
+    /// `None` for subjects redaction never scrubs.
+    fn unredacted(
+        &self,
+        tenancy: &Tenancy,
+        subject: Option<&str>,
+    ) -> Result<Option<TransactWriteItem>, StoreError> {
+        let Some(subject) = subject else {
+            return Ok(None);
+        };
+        let (pk, sk) = if let Ok(id) = AccountId::parse(subject) {
+            return super::accounts::check_account_open(self, tenancy, id).map(Some);
+        } else if let Ok(id) = SessionId::parse(subject) {
+            (keys::session_pk(tenancy, id), keys::SESSION_SK)
+        } else if let Ok(id) = DocumentId::parse(subject) {
+            (keys::document_pk(tenancy, id), keys::DOCUMENT_SK)
+        } else {
+            return Ok(None);
+        };
+        let check = super::build(
+            ConditionCheck::builder()
+                .table_name(self.table())
+                .set_key(Some(Store::key(pk, sk)))
+                .condition_expression(
+                    "attribute_exists(pk) \
+                     AND (attribute_not_exists(#redacted_at) OR attribute_type(#redacted_at, :null))",
+                )
+                .expression_attribute_names("#redacted_at", "redacted_at")
+                .expression_attribute_values(":null", s("NULL"))
+                .build(),
+        )?;
+        Ok(Some(
+            TransactWriteItem::builder().condition_check(check).build(),
+        ))
     }
 
     /// Gives up a claim (the request failed in a way worth retrying).

@@ -482,3 +482,60 @@ async fn production_key_cannot_backdate_evaluated_on() {
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
     assert_eq!(r.attr("status"), "failed");
 }
+
+/// A request that wrote before a redaction began can store its answer after the
+/// redaction's scrub has run. That answer must not keep what the redaction removed: it is
+/// stored only while its subject is unredacted, else scrubbed.
+#[tokio::test]
+async fn answer_stored_after_the_redaction_scrub_holds_no_personal_data() {
+    use idv::store::idempotency::{Claim, StoredResponse};
+
+    let app = TestApp::new().await;
+    let id = app.create_session(None).await;
+    let now = idv::domain::values::Timestamp::now();
+    // The request has claimed its key and is running…
+    let claim = app
+        .store
+        .claim_idempotency(&app.tenancy, "slow-request", "fp", now)
+        .await
+        .expect("claim");
+    assert!(matches!(claim, Claim::Acquired));
+    // …meanwhile the session is redacted (mark, cascade, scrub)…
+    let r = app
+        .post(&format!("/v1/identity/sessions/{id}/redact"), None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    // …and then it stores an answer showing the applicant.
+    let body = json!({"data": {"type": "session", "id": id,
+        "attributes": {"person": {"name": {"first": "Zebulon"}}}}})
+    .to_string();
+    app.store
+        .complete_idempotency(
+            &app.tenancy,
+            "slow-request",
+            "fp",
+            StoredResponse {
+                status: 201,
+                headers: Vec::new(),
+                body,
+                scopes: Vec::new(),
+            },
+            Some(id.clone()),
+            idv::domain::values::Timestamp::now(),
+        )
+        .await
+        .expect("stored");
+    assert!(
+        !app.all_values().await.iter().any(|v| v.contains("Zebulon")),
+        "the late answer was stored with the applicant's name"
+    );
+    match app
+        .store
+        .claim_idempotency(&app.tenancy, "slow-request", "fp", now)
+        .await
+        .expect("claim")
+    {
+        Claim::Existing(record) => assert!(record.redacted, "kept, marked redacted"),
+        Claim::Acquired => panic!("the record stays so the request is not run twice"),
+    }
+}
