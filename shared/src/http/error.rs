@@ -14,7 +14,7 @@ use crate::domain::validation::Problems;
 use crate::store::StoreError;
 use crate::workflow::WorkflowError;
 
-use super::middleware::current_request_id;
+use super::request_id::current_request_id;
 
 /// Every way a request can fail.
 #[derive(Debug, thiserror::Error)]

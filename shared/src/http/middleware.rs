@@ -1,7 +1,8 @@
 //! The layers every API function runs a request through, outermost first:
 //!
-//! 1. **request id**: the Lambda request id (or a fresh one outside Lambda) goes into the
-//!    logging span, the `X-Request-Id` response header and `meta.request_id` of a 500;
+//! 1. **request id** ([`super::request_id`]): the Lambda request id (or a fresh one outside
+//!    Lambda) goes into the logging span, the `X-Request-Id` response header and
+//!    `meta.request_id` of a 500;
 //! 2. **path**: API Gateway REST puts the stage (`/prod`) or a custom-domain base path in
 //!    front of `/v1/identity/…`; it is stripped here and remembered for links;
 //! 3. **body**: read whole, at most 256 KiB (413 otherwise);
@@ -18,13 +19,12 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use http::{header, HeaderValue, Method, Uri};
 use http_body_util::BodyExt;
-use lambda_http::RequestExt;
 use sha2::{Digest, Sha256};
-use tracing::Instrument;
 
 use super::auth::authenticate;
 use super::error::ApiError;
 use super::extract::recording_scopes;
+use super::request_id::request_id_layer;
 use super::AppState;
 use crate::domain::auth::Principal;
 use crate::domain::values::Timestamp;
@@ -33,15 +33,6 @@ use crate::store::idempotency::{Claim, StoredResponse};
 /// Largest accepted request body.
 pub const MAX_BODY: usize = 256 * 1024;
 
-tokio::task_local! {
-    static REQUEST_ID: String;
-}
-
-/// The id of the request being served (empty outside a request).
-pub fn current_request_id() -> String {
-    REQUEST_ID.try_with(Clone::clone).unwrap_or_default()
-}
-
 /// What API Gateway put before `/v1/…` (a stage, a base path), so links can keep it.
 #[derive(Debug, Clone, Default)]
 pub struct BasePath(pub String);
@@ -49,24 +40,6 @@ pub struct BasePath(pub String);
 /// The request body, read once by [`body_layer`].
 #[derive(Debug, Clone)]
 pub struct RawBody(pub Bytes);
-
-async fn request_id_layer(req: Request, next: Next) -> Response {
-    let id = req
-        .lambda_context_ref()
-        .map(|c| c.request_id.clone())
-        .filter(|id| !id.is_empty())
-        .unwrap_or_else(|| {
-            crate::domain::ids::new_ulid(time::OffsetDateTime::now_utc()).to_string()
-        });
-    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), route = tracing::field::Empty);
-    let mut response = REQUEST_ID
-        .scope(id.clone(), next.run(req).instrument(span))
-        .await;
-    if let Ok(v) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert("x-request-id", v);
-    }
-    response
-}
 
 /// Splits `/prod/v1/identity/…` into (`/prod`, `/v1/identity/…`).
 fn split_base_path(path: &str) -> (&str, &str) {

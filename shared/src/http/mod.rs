@@ -11,6 +11,7 @@ pub mod jsonapi;
 pub mod middleware;
 pub mod pagination;
 pub mod render;
+pub mod request_id;
 
 use std::sync::Arc;
 

@@ -482,7 +482,7 @@ impl Store {
         context: &'static str,
         ops: Vec<TransactWriteItem>,
     ) -> Result<(), StoreError> {
-        let token = request_token(&crate::http::middleware::current_request_id(), &ops);
+        let token = request_token(&crate::http::request_id::current_request_id(), &ops);
         let result = self.transact_once(context, ops, token).await;
         note_write(&result);
         result
