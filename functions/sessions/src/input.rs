@@ -10,6 +10,8 @@ use idv::http::jsonapi::{Meta, RequestDoc};
 use serde_json::{Map, Value};
 use time::Duration;
 
+pub mod devices;
+
 /// Longest `expires_at` accepted, from now.
 pub const MAX_LIFETIME: Duration = Duration::days(30);
 /// Longest reviewer comment.

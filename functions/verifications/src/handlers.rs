@@ -8,139 +8,18 @@ use axum::extract::State;
 use axum::response::Response;
 use idv::domain::auth::Permission;
 use idv::domain::event::Actor;
-use idv::domain::ids::{DocumentId, SessionId, VerificationId};
-use idv::domain::validation::{ObjectReader, ProblemKind, Problems};
-use idv::domain::values::{parse_date, Environment, Timestamp};
-use idv::domain::verification::{VerificationKind, VerificationStatus};
+use idv::domain::ids::{SessionId, VerificationId};
+use idv::domain::values::{Environment, Timestamp};
+use idv::domain::verification::VerificationStatus;
 use idv::http::extract::{Auth, Body, PathId, RawQuery};
-use idv::http::jsonapi::{created, ok, respond, RequestDoc};
+use idv::http::jsonapi::{created, ok, respond};
 use idv::http::middleware::BasePath;
 use idv::http::pagination::{collection, Cursors, ListParams};
 use idv::http::{render, ApiError};
 use idv::store::verifications::VerificationFilter;
 use idv::verify::{self, Request, VerifyError};
-use serde_json::Value;
-use time::Date;
 
-use crate::VerifyState;
-
-struct Input {
-    kind: VerificationKind,
-    document: DocumentId,
-    session: Option<SessionId>,
-    auto_update_session: bool,
-    evaluated_on: Option<Date>,
-}
-
-fn read(body: &Value, today: Date) -> Result<Input, Problems> {
-    let mut p = Problems::default();
-    let kind = body
-        .pointer("/data/type")
-        .and_then(Value::as_str)
-        .and_then(VerificationKind::from_resource_type);
-    let expected = kind.map_or("verification/idv", |k| k.resource_type());
-    let Some(doc) = RequestDoc::read(body, expected, None, &mut p) else {
-        return Err(p);
-    };
-    if kind.is_none() && body.pointer("/data/type").is_some() {
-        p.0.retain(|x| x.pointer != "/data/type");
-        p.invalid(
-            "/data/type",
-            "must be verification/idv or verification/address",
-        );
-    }
-    let Some(mut attrs) = ObjectReader::new(doc.attributes, "/data/attributes", &mut p) else {
-        return Err(p);
-    };
-    let on_ptr = attrs.pointer_of("evaluated_on");
-    let evaluated_on = match attrs.get("evaluated_on") {
-        None => None,
-        Some(v) => match v.as_str().and_then(parse_date) {
-            Some(d) if d <= today => Some(d),
-            Some(_) => {
-                p.invalid(&on_ptr, "must not be in the future");
-                None
-            }
-            None => {
-                p.invalid(&on_ptr, "must be a date that exists, written YYYY-MM-DD");
-                None
-            }
-        },
-    };
-    attrs.finish(&mut p);
-    let document = match doc.to_one(
-        "document",
-        kind.map_or("document/idv", |k| k.document_kind().resource_type()),
-        &mut p,
-    ) {
-        Some(id) => match DocumentId::parse(&id) {
-            Ok(d) => Some(d),
-            Err(_) => {
-                p.push(
-                    ProblemKind::Relationship,
-                    "/data/relationships/document/data/id",
-                    "is not a document id",
-                );
-                None
-            }
-        },
-        None => {
-            if !doc
-                .relationships
-                .is_some_and(|r| r.contains_key("document"))
-            {
-                p.push(
-                    ProblemKind::Missing,
-                    "/data/relationships/document",
-                    "is required",
-                );
-            }
-            None
-        }
-    };
-    let session =
-        doc.to_one("session", "session", &mut p)
-            .and_then(|id| match SessionId::parse(&id) {
-                Ok(s) => Some(s),
-                Err(_) => {
-                    p.push(
-                        ProblemKind::Relationship,
-                        "/data/relationships/session/data/id",
-                        "is not a session id",
-                    );
-                    None
-                }
-            });
-    doc.only_relationships(&["document", "session"], &mut p);
-    doc.meta.only(&["auto_update_session"], &mut p);
-    let auto_update_session = match doc.meta.get("auto_update_session") {
-        None => false,
-        Some(Value::Bool(b)) => *b,
-        Some(_) => {
-            p.invalid(
-                &doc.meta.pointer("auto_update_session"),
-                "must be true or false",
-            );
-            false
-        }
-    };
-    if auto_update_session && session.is_none() {
-        p.invalid(
-            &doc.meta.pointer("auto_update_session"),
-            "needs relationships.session",
-        );
-    }
-    match (kind, document) {
-        (Some(kind), Some(document)) if p.is_empty() => Ok(Input {
-            kind,
-            document,
-            session,
-            auto_update_session,
-            evaluated_on,
-        }),
-        _ => Err(p),
-    }
-}
+use crate::{input, VerifyState};
 
 /// `POST /verifications`: runs the checks and answers 201 with the final result.
 pub async fn create(
@@ -151,7 +30,7 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let principal = auth.require(Permission::VerificationsWrite)?;
     let today = Timestamp::now().date();
-    let input = read(&body.json()?, today)?;
+    let input = input::new_verification(&body.json()?, today)?;
     let request = Request {
         kind: input.kind,
         document: input.document,

@@ -1,7 +1,11 @@
 //! `/v1/identity/verifications`: run the deterministic document checks on a document
 //! (synchronously: the 201 holds the final result), read and list results.
+//!
+//! [`input`] turns request documents into domain values, `idv::verify` runs and records the
+//! checks, `idv::http::render` draws the response.
 
 pub mod handlers;
+pub mod input;
 
 use axum::routing::{get, post};
 use axum::Router;
