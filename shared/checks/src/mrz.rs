@@ -327,43 +327,35 @@ fn check_field(
         .take(MAX_REPAIR_POSITIONS)
         .collect();
     for k in 1..=MAX_REPAIR_SUBSTITUTIONS.min(positions.len()) {
-        let mut winners: Vec<Vec<usize>> = Vec::new();
+        // Each candidate that validates, with the substitutions that made it.
+        let mut winners: Vec<(Vec<u8>, Vec<Repair>)> = Vec::new();
         for_each_combination(positions.len(), k, &mut |combo| {
             let mut cand = value.to_vec();
+            let mut subs = Vec::with_capacity(combo.len());
             for &p in combo {
                 if let Some(pos) = positions.get(p) {
                     if let Some(c) = cand.get_mut(*pos) {
-                        *c = confusable(*c).unwrap_or(*c);
-                    }
-                }
-            }
-            if digits_of(&cand) == Some(expected) {
-                winners.push(
-                    combo
-                        .iter()
-                        .filter_map(|p| positions.get(*p).copied())
-                        .collect(),
-                );
-            }
-        });
-        match winners.as_slice() {
-            [] => continue,
-            [one] => {
-                let mut cand = value.to_vec();
-                for &pos in one {
-                    if let Some(c) = cand.get_mut(pos) {
                         let to = confusable(*c).unwrap_or(*c);
-                        repairs.push(Repair {
+                        subs.push(Repair {
                             field,
-                            position: pos,
+                            position: *pos,
                             from: *c as char,
                             to: to as char,
                         });
                         *c = to;
                     }
                 }
+            }
+            if digits_of(&cand) == Some(expected) {
+                winners.push((cand, subs));
+            }
+        });
+        match winners.as_mut_slice() {
+            [] => continue,
+            [(cand, subs)] => {
+                repairs.append(subs);
                 return FieldCheck {
-                    value: cand,
+                    value: std::mem::take(cand),
                     passed: true,
                     ambiguous: false,
                     repairs,
@@ -604,6 +596,50 @@ impl Collector {
         fixed
     }
 
+    /// The document number: nine characters of `row` from `start`, its check digit after
+    /// them, and the optional data in `optional` (a range of `row`). With `long` the TD1/TD2
+    /// long-number convention applies ([`long_number`]). The number is checked and
+    /// OCR-repaired like any alphanumeric field; a confirmed repair of a nine-character
+    /// number is written back into `row` so the composite digit sees it. Returns the number
+    /// and the optional data left after it.
+    fn document_number(
+        &mut self,
+        row: &mut [u8],
+        start: usize,
+        optional: (usize, usize),
+        long: bool,
+    ) -> (Vec<u8>, Vec<u8>) {
+        let (main, cd_pos) = (seg(row, start, start + 9), start + 9);
+        let rest = seg(row, optional.0, optional.1);
+        let (number_raw, number_cd, optional_rest) = if long {
+            long_number(main, at(row, cd_pos), rest)
+        } else {
+            (main.to_vec(), at(row, cd_pos), rest.to_vec())
+        };
+        let number = self.run(
+            "document_number",
+            "document_number_check_digit",
+            &number_raw,
+            number_cd,
+            false,
+            false,
+        );
+        if self.checks.last().is_some_and(|d| d.passed) && number_raw.len() == 9 {
+            if let Some(dst) = row
+                .get_mut(start..cd_pos)
+                .filter(|d| d.len() == number.len())
+            {
+                dst.copy_from_slice(&number);
+            }
+            if let Some(cd) = row.get_mut(cd_pos) {
+                if let Some(d) = letter_to_digit(*cd) {
+                    *cd = d;
+                }
+            }
+        }
+        (number, optional_rest)
+    }
+
     fn composite(&mut self, data: &[u8], cd: u8) {
         let expected = read_check_char(cd, "composite_check_digit", false).map(|(d, _)| d);
         let passed =
@@ -655,27 +691,7 @@ fn parse_td1(rows: &[Vec<u8>], evaluated_on: Date) -> Mrz {
         repairs: Vec::new(),
     };
 
-    let (number_raw, number_cd, optional_rest) =
-        long_number(seg(&l1, 5, 14), at(&l1, 14), seg(&l1, 15, 30));
-    let number = c.run(
-        "document_number",
-        "document_number_check_digit",
-        &number_raw,
-        number_cd,
-        false,
-        false,
-    );
-    // Write a confirmed short-number repair back for the composite digit.
-    if c.checks.last().is_some_and(|d| d.passed) && number_raw.len() == 9 {
-        if let Some(dst) = l1.get_mut(5..14).filter(|d| d.len() == number.len()) {
-            dst.copy_from_slice(&number);
-        }
-        if let Some(cd) = l1.get_mut(14) {
-            if let Some(d) = letter_to_digit(*cd) {
-                *cd = d;
-            }
-        }
-    }
+    let (number, optional_rest) = c.document_number(&mut l1, 5, (15, 30), true);
     let birth = c.run_in_row(
         &mut l2,
         "birth_date",
@@ -734,33 +750,8 @@ fn parse_two_line(format: MrzFormat, rows: &[Vec<u8>], evaluated_on: Date) -> Mr
         MrzFormat::Td2 => 35,
         _ => width,
     };
-    let (number_raw, number_cd, optional_rest) = if format == MrzFormat::Td2 {
-        long_number(seg(&l2, 0, 9), at(&l2, 9), seg(&l2, 28, optional_end))
-    } else {
-        (
-            seg(&l2, 0, 9).to_vec(),
-            at(&l2, 9),
-            seg(&l2, 28, optional_end).to_vec(),
-        )
-    };
-    let number = c.run(
-        "document_number",
-        "document_number_check_digit",
-        &number_raw,
-        number_cd,
-        false,
-        false,
-    );
-    if c.checks.last().is_some_and(|d| d.passed) && number_raw.len() == 9 {
-        if let Some(dst) = l2.get_mut(0..9).filter(|d| d.len() == number.len()) {
-            dst.copy_from_slice(&number);
-        }
-        if let Some(cd) = l2.get_mut(9) {
-            if let Some(d) = letter_to_digit(*cd) {
-                *cd = d;
-            }
-        }
-    }
+    let (number, optional_rest) =
+        c.document_number(&mut l2, 0, (28, optional_end), format == MrzFormat::Td2);
     let birth = c.run_in_row(
         &mut l2,
         "birth_date",
