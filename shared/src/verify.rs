@@ -15,10 +15,10 @@ use time::{Date, Duration};
 
 use crate::config::ConfigError;
 use crate::domain::applicant::{Address, ApplicantData, IdentityNumber, Name};
-use crate::domain::document::{Document, DocumentStatus, FileStatus, RejectReason, Side};
+use crate::domain::document::{Document, DocumentAction, FileStatus, RejectReason, Side};
 use crate::domain::event::{Actor, Event};
 use crate::domain::ids::{DocumentId, FileId, SessionId, VerificationId};
-use crate::domain::session::{Action, DocumentRef, Session, SessionStatus};
+use crate::domain::session::{Action, DocumentRef, Session};
 use crate::domain::validation::{ProblemKind, Problems};
 use crate::domain::values::{CountryCode, Tenancy, Timestamp};
 use crate::domain::verification::{
@@ -324,21 +324,7 @@ pub async fn run(
             None => None,
         };
         if let Some(s) = &session {
-            if s.redacted_at.is_some() {
-                return Err(
-                    WorkflowError::Domain(crate::domain::session::DomainError::Redacted).into(),
-                );
-            }
-            if matches!(
-                s.status,
-                SessionStatus::Approved | SessionStatus::Declined | SessionStatus::Expired
-            ) {
-                return Err(WorkflowError::Closed {
-                    status: s.status,
-                    action: "verify",
-                }
-                .into());
-            }
+            s.ensure_open("verify").map_err(WorkflowError::from)?;
         }
 
         // At a cap (API.md §4), refuse before reading a single file; the caps are enforced
@@ -466,7 +452,13 @@ pub async fn run(
             redacted_at: None,
         };
 
-        let mut next_doc = doc.clone();
+        // A verification asking for a retry fails the document, which may be verified again.
+        let action = if status == VerificationStatus::RequiresRetry {
+            DocumentAction::Fail
+        } else {
+            DocumentAction::Process
+        };
+        let mut next_doc = doc.apply(action, now).map_err(WorkflowError::from)?;
         // Replaced files were left out of the checks; they are rejected in the same write.
         for f in &mut next_doc.files {
             if replaced.iter().any(|(id, _)| *id == f.id) {
@@ -474,12 +466,6 @@ pub async fn run(
                 f.reason = Some(RejectReason::ObjectReplaced);
             }
         }
-        next_doc.status = if status == VerificationStatus::RequiresRetry {
-            DocumentStatus::Failed
-        } else {
-            DocumentStatus::Processed
-        };
-        next_doc.processed_at = Some(now);
         next_doc.extracted = extracted;
         if let Extracted::Idv(x) = &outcome.extracted {
             if let Some(t) = x.document.document_type {
@@ -493,8 +479,6 @@ pub async fn run(
         next_doc.account_id = doc
             .account_id
             .or(session.as_ref().and_then(|s| s.account_id));
-        next_doc.updated_at = now;
-        next_doc.version += 1;
 
         let mut ops = vec![
             put_verification(store, tenancy, &verification)?,
@@ -578,7 +562,7 @@ fn session_changes(
         })?;
         Ok(())
     };
-    if matches!(s.status, SessionStatus::Created | SessionStatus::Started) {
+    if s.status.awaits_submission() {
         let t = s
             .apply(Action::Submit, now, lifetime)
             .map_err(WorkflowError::from)?;

@@ -206,15 +206,7 @@ pub fn attach_change(
     mutate: impl FnOnce(&mut Session),
 ) -> Result<Change, WorkflowError> {
     use crate::domain::session::SessionStatus as S;
-    if current.redacted_at.is_some() {
-        return Err(WorkflowError::Domain(DomainError::Redacted));
-    }
-    if matches!(current.status, S::Approved | S::Declined | S::Expired) {
-        return Err(WorkflowError::Closed {
-            status: current.status,
-            action,
-        });
-    }
+    current.ensure_open(action)?;
     if current.status == S::Created {
         let t = current.apply(Action::Start, now, lifetime)?;
         let event = Event::transition(&t, actor.clone(), None);

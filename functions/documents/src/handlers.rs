@@ -8,11 +8,11 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use idv::domain::auth::{Permission, Principal};
 use idv::domain::document::{
-    object_key, Document, DocumentFile, DocumentKind, DocumentStatus, FileStatus,
+    object_key, Document, DocumentAction, DocumentFile, DocumentKind, DocumentStatus, FileStatus,
 };
 use idv::domain::event::{Actor, Event};
 use idv::domain::ids::{AccountId, DocumentId, FileId, SessionId};
-use idv::domain::session::{Action, DocumentRef, SessionStatus};
+use idv::domain::session::{Action, DocumentRef};
 use idv::domain::validation::{ProblemKind, Problems};
 use idv::domain::values::{Tenancy, Timestamp};
 use idv::http::extract::{Auth, Body, RawQuery};
@@ -409,20 +409,13 @@ pub async fn add_file(
     let decl = input::new_file(kind, &body.json()?)?;
     for _ in 0..ATTEMPTS {
         let current = load(&st, tenancy, kind, id).await?;
-        if current.status != DocumentStatus::Pending {
-            return Err(ApiError::InvalidTransition {
-                status: current.status.as_str().to_owned(),
-                action: "add_file".to_owned(),
-            });
-        }
         let now = Timestamp::now().at_least(current.updated_at);
-        let mut next = current.clone();
+        // 409 invalid_transition unless pending.
+        let mut next = current.apply(DocumentAction::AddFile, now)?;
         let file = declare(tenancy, id, vec![decl.clone()], now).remove(0);
         let meta = json!({ "files": upload_urls(&st, &[&file]).await? });
         // 409 limit_exceeded at the cap; the write below is conditional on the version read.
         next.add_file(file)?;
-        next.version += 1;
-        next.updated_at = now;
         if st.store.replace_document(tenancy, &current, &next).await? {
             return Ok(document_response(
                 http::StatusCode::CREATED,
@@ -450,12 +443,8 @@ pub async fn submit(
     let actor = Actor::api_key(principal.key_id.to_string());
     for _ in 0..ATTEMPTS {
         let mut current = load(&st, tenancy, kind, id).await?;
-        if current.status != DocumentStatus::Pending {
-            return Err(ApiError::InvalidTransition {
-                status: current.status.as_str().to_owned(),
-                action: "submit".to_owned(),
-            });
-        }
+        // 409 invalid_transition unless pending, before any file is checked.
+        current.status.after(DocumentAction::Submit)?;
         let pending: Vec<FileId> = current
             .files
             .iter()
@@ -481,11 +470,7 @@ pub async fn submit(
             ));
         }
         let now = Timestamp::now().at_least(current.updated_at);
-        let mut next = current.clone();
-        next.status = DocumentStatus::Submitted;
-        next.submitted_at = Some(now);
-        next.updated_at = now;
-        next.version += 1;
+        let next = current.apply(DocumentAction::Submit, now)?;
         match write_submission(&st, tenancy, &actor, &current, &next, now).await {
             Ok(true) => {
                 return Ok(document_response(
@@ -519,22 +504,9 @@ async fn write_submission(
         let session = workflow::load_session(&st.store, tenancy, sid, now)
             .await?
             .ok_or(ApiError::NotFound)?;
-        if session.redacted_at.is_some() {
-            return Err(ApiError::SessionRedacted);
-        }
-        if matches!(
-            session.status,
-            SessionStatus::Approved | SessionStatus::Declined | SessionStatus::Expired
-        ) {
-            return Err(ApiError::InvalidTransition {
-                status: session.status.as_str().to_owned(),
-                action: "submit_document".to_owned(),
-            });
-        }
-        if matches!(
-            session.status,
-            SessionStatus::Created | SessionStatus::Started
-        ) {
+        // 409 session_redacted, or invalid_transition once decided or expired.
+        session.ensure_open("submit_document")?;
+        if session.status.awaits_submission() {
             let t = session
                 .apply(Action::Submit, now, st.config.session_lifetime)
                 .map_err(ApiError::from)?;

@@ -4,6 +4,9 @@
 //! checksum), the client uploads it straight to S3 through a presigned URL, and the service
 //! then checks what arrived against the declaration ([`check_upload`]). A file is
 //! `pending_upload` until that check marks it `uploaded` or `rejected`.
+//!
+//! A document changes status only in [`Document::apply`] (the lifecycle is drawn on
+//! [`DocumentAction`]); a refused edge is [`DomainError::DocumentTransition`].
 
 use serde::{Deserialize, Serialize};
 
@@ -252,6 +255,73 @@ impl DocumentStatus {
     }
 }
 
+/// Something that changes a document (its lifecycle, enforced by [`Document::apply`]):
+///
+/// ```text
+/// pending ──add_file──▶ pending ──submit──▶ submitted
+/// pending | submitted | processed | failed ──process──▶ processed
+/// pending | submitted | processed | failed ──fail──▶ failed   (re-verification after requires_retry)
+/// any status but redacted ──redact──▶ redacted
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DocumentAction {
+    /// One more file is declared (only while pending; the status stays).
+    AddFile,
+    /// The applicant submits it (`pending → submitted`).
+    Submit,
+    /// A verification ended (`passed` or `failed`) with it (`→ processed`).
+    Process,
+    /// A verification asked for a retry (`→ failed`); it may be verified again.
+    Fail,
+    /// Its personal data is removed (`→ redacted`).
+    Redact,
+}
+
+impl DocumentAction {
+    /// Every action.
+    pub const ALL: [DocumentAction; 5] = [
+        DocumentAction::AddFile,
+        DocumentAction::Submit,
+        DocumentAction::Process,
+        DocumentAction::Fail,
+        DocumentAction::Redact,
+    ];
+
+    /// The wire name (as in `meta.action` of a 409).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            DocumentAction::AddFile => "add_file",
+            DocumentAction::Submit => "submit",
+            DocumentAction::Process => "process",
+            DocumentAction::Fail => "fail",
+            DocumentAction::Redact => "redact",
+        }
+    }
+}
+
+impl DocumentStatus {
+    /// The status `action` leads to from this one, or why the lifecycle refuses it.
+    pub fn after(self, action: DocumentAction) -> Result<DocumentStatus, DomainError> {
+        use DocumentAction as A;
+        use DocumentStatus as S;
+        match (self, action) {
+            (S::Pending, A::AddFile) => Ok(S::Pending),
+            (S::Pending, A::Submit) => Ok(S::Submitted),
+            (S::Pending | S::Submitted | S::Processed | S::Failed, A::Process) => Ok(S::Processed),
+            (S::Pending | S::Submitted | S::Processed | S::Failed, A::Fail) => Ok(S::Failed),
+            (S::Pending | S::Submitted | S::Processed | S::Failed, A::Redact) => Ok(S::Redacted),
+            (S::Submitted | S::Processed | S::Failed | S::Redacted, A::AddFile | A::Submit)
+            | (S::Redacted, A::Process | A::Fail | A::Redact) => {
+                Err(DomainError::DocumentTransition {
+                    status: self,
+                    action,
+                })
+            }
+        }
+    }
+}
+
 /// A document.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Document {
@@ -298,6 +368,26 @@ pub struct Document {
 }
 
 impl Document {
+    /// Applies `action` at `now`: the document with its next status, the action's timestamp
+    /// (`submitted_at`, `processed_at`, `redacted_at`), `updated_at` and a new version; or
+    /// why the lifecycle refuses it. The only place a document changes status.
+    pub fn apply(&self, action: DocumentAction, now: Timestamp) -> Result<Document, DomainError> {
+        let to = self.status.after(action)?;
+        // Never write a timestamp earlier than one already stored, whatever the clock says.
+        let now = now.at_least(self.updated_at);
+        let mut next = self.clone();
+        match action {
+            DocumentAction::AddFile => {}
+            DocumentAction::Submit => next.submitted_at = Some(now),
+            DocumentAction::Process | DocumentAction::Fail => next.processed_at = Some(now),
+            DocumentAction::Redact => next.redacted_at = Some(now),
+        }
+        next.status = to;
+        next.updated_at = now;
+        next.version = self.version + 1;
+        Ok(next)
+    }
+
     /// The file with this id.
     pub fn file(&self, id: FileId) -> Option<&DocumentFile> {
         self.files.iter().find(|f| f.id == id)
@@ -403,18 +493,13 @@ impl Document {
         if self.redacted_at.is_some() {
             return None;
         }
-        let now = now.at_least(self.updated_at);
-        let mut next = self.clone();
+        let mut next = self.apply(DocumentAction::Redact, now).ok()?;
         for f in &mut next.files {
             f.filename = None;
             f.checksum = None;
             f.sha256 = None;
         }
         next.extracted = None;
-        next.status = DocumentStatus::Redacted;
-        next.redacted_at = Some(now);
-        next.updated_at = now;
-        next.version += 1;
         Some(next)
     }
 }
@@ -567,6 +652,139 @@ mod tests {
             object_key: "k".into(),
             uploaded_at: None,
             sha256: None,
+        }
+    }
+
+    fn document(status: DocumentStatus) -> Document {
+        let now = Timestamp::from_datetime(time::macros::datetime!(2025-01-15 10:30:00 UTC));
+        Document {
+            id: DocumentId::new(now.datetime()),
+            kind: DocumentKind::Idv,
+            version: 1,
+            status,
+            document_type: None,
+            declared_type: None,
+            session_id: None,
+            account_id: None,
+            files: vec![file(ContentType::Jpeg, 10, None)],
+            extracted: None,
+            verification_ids: Vec::new(),
+            created_at: now,
+            updated_at: now,
+            submitted_at: None,
+            processed_at: None,
+            redacted_at: None,
+            files_deleted_at: None,
+        }
+    }
+
+    /// Today's document lifecycle, written out independently of `apply`.
+    fn legal(from: DocumentStatus, action: DocumentAction) -> Option<DocumentStatus> {
+        use DocumentAction as A;
+        use DocumentStatus as S;
+        let table = [
+            (S::Pending, A::AddFile, S::Pending),
+            (S::Pending, A::Submit, S::Submitted),
+            (S::Pending, A::Process, S::Processed),
+            (S::Submitted, A::Process, S::Processed),
+            (S::Processed, A::Process, S::Processed),
+            (S::Failed, A::Process, S::Processed),
+            (S::Pending, A::Fail, S::Failed),
+            (S::Submitted, A::Fail, S::Failed),
+            (S::Processed, A::Fail, S::Failed),
+            (S::Failed, A::Fail, S::Failed),
+            (S::Pending, A::Redact, S::Redacted),
+            (S::Submitted, A::Redact, S::Redacted),
+            (S::Processed, A::Redact, S::Redacted),
+            (S::Failed, A::Redact, S::Redacted),
+        ];
+        table
+            .iter()
+            .find(|(f, a, _)| *f == from && *a == action)
+            .map(|(_, _, to)| *to)
+    }
+
+    #[test]
+    fn every_document_edge_and_nothing_else() {
+        let now = Timestamp::from_datetime(time::macros::datetime!(2025-01-16 08:00:00 UTC));
+        let mut legal_edges = 0;
+        for status in DocumentStatus::ALL {
+            for action in DocumentAction::ALL {
+                let d = document(status);
+                match (d.apply(action, now), legal(status, action)) {
+                    (Ok(next), Some(to)) => {
+                        legal_edges += 1;
+                        assert_eq!(next.status, to, "{status:?} + {action:?}");
+                        assert_eq!(next.version, d.version + 1);
+                        assert_eq!(next.updated_at, now);
+                        let stamp = match action {
+                            DocumentAction::AddFile => Some(now),
+                            DocumentAction::Submit => next.submitted_at,
+                            DocumentAction::Process | DocumentAction::Fail => next.processed_at,
+                            DocumentAction::Redact => next.redacted_at,
+                        };
+                        assert_eq!(stamp, Some(now), "{action:?} sets its timestamp");
+                    }
+                    (
+                        Err(DomainError::DocumentTransition {
+                            status: st,
+                            action: a,
+                        }),
+                        None,
+                    ) => assert_eq!((st, a), (status, action)),
+                    (got, want) => panic!("{status:?} + {action:?}: got {got:?}, want {want:?}"),
+                }
+            }
+        }
+        assert_eq!(legal_edges, 14);
+    }
+
+    #[test]
+    fn redacting_scrubs_once() {
+        let now = Timestamp::now();
+        let d = document(DocumentStatus::Processed);
+        let r = d.redacted(now).expect("first");
+        assert_eq!(r.status, DocumentStatus::Redacted);
+        assert_eq!(r.files[0].filename, None);
+        assert!(r.redacted(now).is_none(), "twice is a no-op");
+    }
+
+    fn action() -> impl proptest::strategy::Strategy<Value = DocumentAction> {
+        proptest::sample::select(DocumentAction::ALL.to_vec())
+    }
+
+    proptest::proptest! {
+        /// Random walks: `redacted` absorbs everything, versions count writes, and no
+        /// timestamp goes backwards even when the clock does.
+        #[test]
+        fn document_random_walks(
+            steps in proptest::collection::vec((action(), -5_000i64..60_000), 1..40)
+        ) {
+            use proptest::prelude::*;
+            let mut d = document(DocumentStatus::Pending);
+            let mut clock = d.created_at;
+            for (action, delta_ms) in steps {
+                clock = clock.add(time::Duration::milliseconds(delta_ms));
+                match d.apply(action, clock) {
+                    Ok(next) => {
+                        prop_assert!(d.status != DocumentStatus::Redacted, "left redacted");
+                        prop_assert_eq!(Some(next.status), legal(d.status, action));
+                        prop_assert!(next.updated_at >= d.updated_at);
+                        prop_assert_eq!(next.version, d.version + 1);
+                        if let Some(b) = d.submitted_at {
+                            prop_assert_eq!(Some(b), next.submitted_at);
+                        }
+                        d = next;
+                    }
+                    Err(e) => {
+                        prop_assert_eq!(legal(d.status, action), None);
+                        prop_assert_eq!(
+                            e,
+                            DomainError::DocumentTransition { status: d.status, action }
+                        );
+                    }
+                }
+            }
         }
     }
 

@@ -72,29 +72,55 @@ impl SessionStatus {
 
     /// The statuses from which a session expires once `expires_at` has passed.
     pub fn is_expirable(&self) -> bool {
-        matches!(
-            self,
-            SessionStatus::Created | SessionStatus::Started | SessionStatus::Pending
-        )
+        use SessionStatus as S;
+        match self {
+            S::Created | S::Started | S::Pending => true,
+            S::Completed
+            | S::Failed
+            | S::MarkedForReview
+            | S::Approved
+            | S::Declined
+            | S::Expired => false,
+        }
     }
 
-    /// Statuses in which the applicant data may no longer be edited.
+    /// Statuses in which the applicant data may no longer be edited, nor documents,
+    /// devices or verifications attached.
     pub fn is_closed_for_edits(&self) -> bool {
-        matches!(
-            self,
-            SessionStatus::Approved | SessionStatus::Declined | SessionStatus::Expired
-        )
+        use SessionStatus as S;
+        match self {
+            S::Approved | S::Declined | S::Expired => true,
+            S::Created
+            | S::Started
+            | S::Pending
+            | S::Completed
+            | S::Failed
+            | S::MarkedForReview => false,
+        }
     }
 
-    /// Statuses no transition leaves.
+    /// Statuses no transition leaves (the session has ended).
     pub fn is_terminal(&self) -> bool {
-        matches!(
-            self,
-            SessionStatus::Approved
-                | SessionStatus::Declined
-                | SessionStatus::Expired
-                | SessionStatus::Failed
-        )
+        use SessionStatus as S;
+        match self {
+            S::Approved | S::Declined | S::Expired | S::Failed => true,
+            S::Created | S::Started | S::Pending | S::Completed | S::MarkedForReview => false,
+        }
+    }
+
+    /// Statuses from which `submit` moves the session to `pending` (nothing submitted yet).
+    pub fn awaits_submission(&self) -> bool {
+        use SessionStatus as S;
+        match self {
+            S::Created | S::Started => true,
+            S::Pending
+            | S::Completed
+            | S::Failed
+            | S::MarkedForReview
+            | S::Approved
+            | S::Declined
+            | S::Expired => false,
+        }
     }
 }
 
@@ -206,6 +232,23 @@ pub enum DomainError {
         status: SessionStatus,
         /// The refused action.
         action: Action,
+    },
+    /// The document lifecycle has no edge for this status and action.
+    #[error("cannot {} a document that is {}", action.as_str(), status.as_str())]
+    DocumentTransition {
+        /// The document's current status.
+        status: super::document::DocumentStatus,
+        /// The refused action.
+        action: super::document::DocumentAction,
+    },
+    /// The session is approved, declined or expired and refuses `action`, a change that is
+    /// not itself a transition (`update`, `attach_document`, `submit_document`, `verify`, …).
+    #[error("cannot {action} a session that is {}", status.as_str())]
+    Closed {
+        /// The session's status.
+        status: SessionStatus,
+        /// The refused change.
+        action: &'static str,
     },
     /// The session was redacted; only expiry still applies.
     #[error("the session was redacted")]
@@ -472,6 +515,36 @@ impl Session {
         Ok(())
     }
 
+    /// Refuses `action` (a change that is not a transition) once the session is closed for
+    /// edits ([`SessionStatus::is_closed_for_edits`]) or redacted.
+    pub fn ensure_open(&self, action: &'static str) -> Result<(), DomainError> {
+        if self.redacted_at.is_some() {
+            return Err(DomainError::Redacted);
+        }
+        if self.status.is_closed_for_edits() {
+            return Err(DomainError::Closed {
+                status: self.status,
+                action,
+            });
+        }
+        Ok(())
+    }
+
+    /// When the session reached its terminal status, if it has (`updated_at` for one
+    /// written before the status had its own timestamp).
+    pub fn ended_at(&self) -> Option<Timestamp> {
+        use SessionStatus as S;
+        let at = match self.status {
+            S::Approved | S::Declined => self.decisioned_at,
+            S::Expired => self.expired_at,
+            S::Failed => self.failed_at,
+            S::Created | S::Started | S::Pending | S::Completed | S::MarkedForReview => {
+                return None
+            }
+        };
+        Some(at.unwrap_or(self.updated_at))
+    }
+
     /// True when `expires_at` has passed while the session could still expire: such a
     /// session is expired, whichever path notices first (see `store::sessions`).
     pub fn is_overdue(&self, now: Timestamp) -> bool {
@@ -727,6 +800,34 @@ mod tests {
         );
         b.status = SessionStatus::Completed;
         assert_eq!(b.settle(), None, "only pending sessions settle");
+    }
+
+    #[test]
+    fn status_sets_agree_with_the_table() {
+        let now = Timestamp::now();
+        for status in SessionStatus::ALL {
+            let s = session(status);
+            let leaves = Action::ALL
+                .into_iter()
+                .any(|a| s.apply(a, now, Duration::hours(1)).is_ok());
+            assert_eq!(status.is_terminal(), !leaves, "{status:?}");
+            assert_eq!(s.ended_at().is_some(), status.is_terminal(), "{status:?}");
+            assert_eq!(
+                status.is_expirable(),
+                s.apply(Action::Expire, now, Duration::hours(1)).is_ok(),
+                "{status:?}"
+            );
+            assert_eq!(
+                status.awaits_submission(),
+                s.apply(Action::Submit, now, Duration::hours(1)).is_ok(),
+                "{status:?}"
+            );
+            assert_eq!(
+                s.ensure_open("update").is_err(),
+                status.is_closed_for_edits(),
+                "{status:?}"
+            );
+        }
     }
 
     #[test]

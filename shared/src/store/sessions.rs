@@ -482,13 +482,10 @@ fn status_predicate(wanted: &[SessionStatus], now: Timestamp) -> Filter {
     }
     if wanted.contains(&SessionStatus::Expired) {
         values.insert(":f_str".to_owned(), s("S"));
-        for (i, st) in [
-            SessionStatus::Created,
-            SessionStatus::Started,
-            SessionStatus::Pending,
-        ]
-        .iter()
-        .enumerate()
+        for (i, st) in SessionStatus::ALL
+            .iter()
+            .filter(|st| st.is_expirable())
+            .enumerate()
         {
             let ph = format!(":f_e{i}");
             values.insert(ph.clone(), s(st.as_str()));

@@ -21,7 +21,7 @@ use super::items::{envelope, ItemKeys};
 use super::keys::{self, GSI1, GSI2, GSI3, GSI4};
 use super::{build, n, s, sdk_error, Item, Store, StoreError};
 use crate::domain::ids::SessionId;
-use crate::domain::session::{Session, SessionStatus};
+use crate::domain::session::Session;
 use crate::domain::values::{Environment, Tenancy, TenantId, Timestamp};
 
 /// Entity name of timer items.
@@ -114,17 +114,6 @@ impl Retention {
     }
 }
 
-/// When a session reached its terminal status, if it has.
-fn ended_at(session: &Session) -> Option<Timestamp> {
-    let at = match session.status {
-        SessionStatus::Approved | SessionStatus::Declined => session.decisioned_at,
-        SessionStatus::Expired => session.expired_at,
-        SessionStatus::Failed => session.failed_at,
-        _ => return None,
-    };
-    Some(at.unwrap_or(session.updated_at))
-}
-
 /// The timer of `kind` a session in this state must have, if any.
 ///
 /// - expiry: while the status is expirable and `expires_at` is set, due at `expires_at`;
@@ -144,7 +133,7 @@ pub fn wanted(
             .filter(|_| session.status.is_expirable())?,
         TimerKind::Retention => {
             let keep = retention.for_environment(tenancy.environment)?;
-            ended_at(session)?.add(keep)
+            session.ended_at()?.add(keep)
         }
     };
     Some(Timer {
