@@ -61,12 +61,17 @@ pub enum ApiError {
         /// Refused action.
         action: String,
     },
-    /// 409 `session_redacted`.
+    /// 409 `session_redacted`: the session (or, on a replay, what the stored answer
+    /// showed of a session or document) was redacted.
     #[error("session redacted")]
     SessionRedacted,
     /// 409 `account_redacted`: the account was redacted; nothing new may be attached to it.
     #[error("account redacted")]
     AccountRedacted,
+    /// 409 `invalid_transition` (`meta.status` `in_session`, `meta.action` `redact`): a
+    /// document of a session is redacted with its session, not alone.
+    #[error("document in a session")]
+    DocumentInSession,
     /// 409 `limit_exceeded` (`meta.limit`): a per-session or per-tenant cap was reached.
     #[error("limit exceeded")]
     LimitExceeded {
@@ -145,6 +150,7 @@ impl ApiError {
             ApiError::InvalidTransition { .. }
             | ApiError::SessionRedacted
             | ApiError::AccountRedacted
+            | ApiError::DocumentInSession
             | ApiError::LimitExceeded { .. }
             | ApiError::Conflict
             | ApiError::ExternalIdTaken => StatusCode::CONFLICT,
@@ -210,6 +216,15 @@ impl ApiError {
                     &format!("Its status ({status}) does not allow the action {action}."),
                 );
                 o["meta"] = json!({"status": status, "action": action});
+                vec![o]
+            }
+            ApiError::DocumentInSession => {
+                let mut o = one(
+                    "invalid_transition",
+                    "Invalid transition",
+                    "The document belongs to a session and is redacted with it: redact the session.",
+                );
+                o["meta"] = json!({"status": "in_session", "action": "redact"});
                 vec![o]
             }
             ApiError::SessionRedacted => vec![one(
@@ -362,14 +377,6 @@ impl From<DomainError> for ApiError {
                 status: status.as_str().to_owned(),
                 action: action.as_str().to_owned(),
             },
-            DomainError::DocumentTransition { status, action } => ApiError::InvalidTransition {
-                status: status.as_str().to_owned(),
-                action: action.as_str().to_owned(),
-            },
-            DomainError::Closed { status, action } => ApiError::InvalidTransition {
-                status: status.as_str().to_owned(),
-                action: action.to_owned(),
-            },
             DomainError::Redacted => ApiError::SessionRedacted,
             DomainError::LimitExceeded { limit, max } => ApiError::LimitExceeded { limit, max },
         }
@@ -388,10 +395,7 @@ impl From<WorkflowError> for ApiError {
             },
             WorkflowError::Invalid(p) => ApiError::Validation(p),
             // A document of a session is redacted with its session (README, Documents).
-            WorkflowError::DocumentOfSession => ApiError::InvalidTransition {
-                status: "in_session".to_owned(),
-                action: "redact".to_owned(),
-            },
+            WorkflowError::DocumentOfSession => ApiError::DocumentInSession,
             WorkflowError::AccountRedacted => ApiError::AccountRedacted,
             WorkflowError::Store(s) => s.into(),
         }
@@ -401,5 +405,39 @@ impl From<WorkflowError> for ApiError {
 impl From<Problems> for ApiError {
     fn from(p: Problems) -> Self {
         ApiError::Validation(p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_document_of_a_session_is_named_as_a_document() {
+        let e = ApiError::from(WorkflowError::DocumentOfSession);
+        assert_eq!(e.status(), StatusCode::CONFLICT);
+        let o = &e.objects()[0];
+        assert_eq!(o["code"], "invalid_transition");
+        assert_eq!(
+            o["meta"],
+            json!({"status": "in_session", "action": "redact"})
+        );
+        let detail = o["detail"].as_str().unwrap_or_default();
+        assert!(
+            detail.contains("document") && detail.contains("session"),
+            "{detail}"
+        );
+    }
+
+    #[test]
+    fn redacted_accounts_and_sessions_have_their_own_codes() {
+        assert_eq!(
+            ApiError::AccountRedacted.objects()[0]["code"],
+            "account_redacted"
+        );
+        assert_eq!(
+            ApiError::SessionRedacted.objects()[0]["code"],
+            "session_redacted"
+        );
     }
 }

@@ -161,10 +161,9 @@ async fn idempotency_layer(State(state): State<AppState>, req: Request, next: Ne
             match record.response {
                 // What the first response showed has since been redacted; its body is gone,
                 // and replaying anything else would be a different answer.
-                Some(_) if record.redacted => match record.subject.as_deref() {
-                    Some(s) if s.starts_with("acc_") => ApiError::AccountRedacted.into_response(),
-                    _ => ApiError::SessionRedacted.into_response(),
-                },
+                Some(_) if record.redacted => {
+                    redacted_answer(record.subject.as_deref()).into_response()
+                }
                 Some(stored) => replay(stored),
                 None => ApiError::Conflict.into_response(),
             }
@@ -257,6 +256,16 @@ fn redaction_subject(body: &serde_json::Value) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// What a replay answers once its stored answer was scrubbed: the redacted thing by name,
+/// `account_redacted` for an account's answer, else `session_redacted` (the subject is a
+/// session, or a document that was redacted with or like one).
+fn redacted_answer(subject: Option<&str>) -> ApiError {
+    match subject {
+        Some(s) if s.starts_with("acc_") => ApiError::AccountRedacted,
+        _ => ApiError::SessionRedacted,
+    }
+}
+
 fn is_conflict(body: &[u8]) -> bool {
     serde_json::from_slice::<serde_json::Value>(body)
         .ok()
@@ -318,6 +327,19 @@ mod tests {
             "relationships": {"session": {"data": null}, "account": {"data": null}}}});
         assert_eq!(of(document).as_deref(), Some("doc_2"));
         assert_eq!(of(serde_json::json!({"errors": []})), None);
+    }
+
+    #[test]
+    fn a_scrubbed_replay_names_what_was_redacted() {
+        let code = |s: Option<&str>| match redacted_answer(s) {
+            ApiError::AccountRedacted => "account_redacted",
+            ApiError::SessionRedacted => "session_redacted",
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(code(Some("acc_01")), "account_redacted");
+        assert_eq!(code(Some("sess_01")), "session_redacted");
+        assert_eq!(code(Some("doc_01")), "session_redacted");
+        assert_eq!(code(None), "session_redacted");
     }
 
     #[test]
