@@ -377,6 +377,14 @@ impl From<DomainError> for ApiError {
                 status: status.as_str().to_owned(),
                 action: action.as_str().to_owned(),
             },
+            DomainError::DocumentTransition { status, action } => ApiError::InvalidTransition {
+                status: status.as_str().to_owned(),
+                action: action.as_str().to_owned(),
+            },
+            DomainError::Closed { status, action } => ApiError::InvalidTransition {
+                status: status.as_str().to_owned(),
+                action: action.to_owned(),
+            },
             DomainError::Redacted => ApiError::SessionRedacted,
             DomainError::LimitExceeded { limit, max } => ApiError::LimitExceeded { limit, max },
         }
