@@ -724,11 +724,61 @@ pub async fn put_upload(url: &str, headers: &[(String, String)], body: Vec<u8>) 
         match req.send_bytes(&body) {
             Ok(r) => r.status(),
             Err(ureq::Error::Status(code, _)) => code,
-            Err(e) => panic!("PUT failed: {e}"),
+            // A server that refuses a PUT (a second PUT to a write-once URL: 412) may answer
+            // and close before it has read the body, and the body's write then fails with a
+            // broken pipe or a reset. Ask again with `Expect: 100-continue`, which lets the
+            // server answer before any body is sent.
+            Err(ureq::Error::Transport(_)) => put_expecting_continue(&url, &headers, &body),
         }
     })
     .await
     .expect("join")
+}
+
+/// A PUT over plain HTTP/1.1 with `Expect: 100-continue`: the body is sent only after the
+/// server's `100 Continue`; a final answer before it is returned as is.
+pub fn put_expecting_continue(url: &str, headers: &[(String, String)], body: &[u8]) -> u16 {
+    use std::io::{BufRead, BufReader, Write};
+    let rest = url.strip_prefix("http://").expect("a local http URL");
+    let (authority, target) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let mut stream = std::net::TcpStream::connect(authority).expect("connect");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .expect("timeout");
+    let mut head = format!(
+        "PUT {target} HTTP/1.1\r\nHost: {authority}\r\nContent-Length: {}\r\n\
+         Expect: 100-continue\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        if !k.eq_ignore_ascii_case("content-length") && !k.eq_ignore_ascii_case("host") {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).expect("send the head");
+    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+    let mut answer = || -> u16 {
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("status line");
+        let status = line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or_else(|| panic!("not an HTTP answer: {line:?}"));
+        loop {
+            let mut header = String::new();
+            if reader.read_line(&mut header).expect("header") == 0 || header == "\r\n" {
+                return status;
+            }
+        }
+    };
+    let first = answer();
+    if first != 100 {
+        return first;
+    }
+    stream.write_all(body).expect("send the body");
+    answer()
 }
 
 /// A GET of a presigned URL; returns status and body.

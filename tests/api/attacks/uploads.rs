@@ -128,10 +128,18 @@ async fn checked_upload_cannot_be_swapped() {
     let n = other.len();
     other[n / 2] ^= 0x55;
     assert_eq!(
-        put_upload(&url, &headers, other).await,
+        put_upload(&url, &headers, other.clone()).await,
         412,
         "an upload URL is write-once"
     );
+    // The same, asking before the body is sent (what `put_upload` falls back to when the
+    // server's early refusal breaks the body's write).
+    let status = tokio::task::spawn_blocking(move || {
+        idv_tests::put_expecting_continue(&url, &headers, &other)
+    })
+    .await
+    .expect("join");
+    assert_eq!(status, 412, "refused before the body");
     let key = object_key(&app, &created, 0);
     let kept = app.objects.get(&key).await.expect("read").expect("object");
     assert!(kept == original, "the first content stays");
