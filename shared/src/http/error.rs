@@ -53,9 +53,11 @@ pub enum ApiError {
     /// 405 `method_not_allowed`.
     #[error("method not allowed")]
     MethodNotAllowed,
-    /// 409 `invalid_transition` (`meta.status`, `meta.action`).
-    #[error("invalid transition")]
+    /// 409 `invalid_transition` (`meta.status`, `meta.action`); the detail names the resource.
+    #[error("invalid {resource} transition")]
     InvalidTransition {
+        /// What refused: `session` or `document`.
+        resource: &'static str,
         /// Current status.
         status: String,
         /// Refused action.
@@ -209,11 +211,15 @@ impl ApiError {
                 "Method not allowed",
                 "This resource does not support this method.",
             )],
-            ApiError::InvalidTransition { status, action } => {
+            ApiError::InvalidTransition {
+                resource,
+                status,
+                action,
+            } => {
                 let mut o = one(
                     "invalid_transition",
                     "Invalid transition",
-                    &format!("Its status ({status}) does not allow the action {action}."),
+                    &format!("The {resource}'s status ({status}) does not allow the action {action}."),
                 );
                 o["meta"] = json!({"status": status, "action": action});
                 vec![o]
@@ -374,14 +380,17 @@ impl From<DomainError> for ApiError {
     fn from(e: DomainError) -> Self {
         match e {
             DomainError::InvalidTransition { status, action } => ApiError::InvalidTransition {
+                resource: "session",
                 status: status.as_str().to_owned(),
                 action: action.as_str().to_owned(),
             },
             DomainError::DocumentTransition { status, action } => ApiError::InvalidTransition {
+                resource: "document",
                 status: status.as_str().to_owned(),
                 action: action.as_str().to_owned(),
             },
             DomainError::Closed { status, action } => ApiError::InvalidTransition {
+                resource: "session",
                 status: status.as_str().to_owned(),
                 action: action.to_owned(),
             },
@@ -398,6 +407,7 @@ impl From<WorkflowError> for ApiError {
             WorkflowError::Domain(d) => d.into(),
             WorkflowError::Conflict => ApiError::Conflict,
             WorkflowError::Closed { status, action } => ApiError::InvalidTransition {
+                resource: "session",
                 status: status.as_str().to_owned(),
                 action: action.to_owned(),
             },
@@ -434,6 +444,34 @@ mod tests {
         assert!(
             detail.contains("document") && detail.contains("session"),
             "{detail}"
+        );
+    }
+
+    #[test]
+    fn invalid_transitions_name_their_resource() {
+        use crate::domain::document::{DocumentAction, DocumentStatus};
+        use crate::domain::session::{Action, SessionStatus};
+        let detail = |e: ApiError| {
+            e.objects()[0]["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let document = detail(ApiError::from(DomainError::DocumentTransition {
+            status: DocumentStatus::Submitted,
+            action: DocumentAction::Submit,
+        }));
+        assert!(
+            document.starts_with("The document's status (submitted)"),
+            "{document}"
+        );
+        let session = detail(ApiError::from(DomainError::InvalidTransition {
+            status: SessionStatus::Approved,
+            action: Action::Approve,
+        }));
+        assert!(
+            session.starts_with("The session's status (approved)"),
+            "{session}"
         );
     }
 
