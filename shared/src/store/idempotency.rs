@@ -226,17 +226,9 @@ impl Store {
             &record,
         )?;
         let Some(check) = self.unredacted(tenancy, record.subject.as_deref())? else {
-            self.client()
-                .put_item()
-                .table_name(self.table())
-                .set_item(Some(item))
-                .condition_expression("#fp = :fp")
-                .expression_attribute_names("#fp", "fingerprint")
-                .expression_attribute_values(":fp", s(fingerprint))
-                .send()
-                .await
-                .map_err(|e| super::sdk_error("storing an idempotent response", e))?;
-            return Ok(());
+            return self
+                .put_own_record(item, fingerprint, "storing an idempotent response")
+                .await;
         };
         // A request that wrote before a redaction began may finish after the redaction's
         // scrub has run: stored unconditionally, its answer would keep what the redaction
@@ -273,20 +265,33 @@ impl Store {
                     },
                     &scrubbed,
                 )?;
-                self.client()
-                    .put_item()
-                    .table_name(self.table())
-                    .set_item(Some(item))
-                    .condition_expression("#fp = :fp")
-                    .expression_attribute_names("#fp", "fingerprint")
-                    .expression_attribute_values(":fp", s(fingerprint))
-                    .send()
+                self.put_own_record(item, fingerprint, "storing a scrubbed idempotent response")
                     .await
-                    .map_err(|e| super::sdk_error("storing a scrubbed idempotent response", e))?;
-                Ok(())
             }
             other => other,
         }
+    }
+
+    /// Writes a record over the claim it completes: only while the claim is still this
+    /// request's (same fingerprint), so a request whose lease ran out cannot overwrite
+    /// another's answer.
+    async fn put_own_record(
+        &self,
+        item: super::Item,
+        fingerprint: &str,
+        context: &'static str,
+    ) -> Result<(), StoreError> {
+        self.client()
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(item))
+            .condition_expression("#fp = :fp")
+            .expression_attribute_names("#fp", "fingerprint")
+            .expression_attribute_values(":fp", s(fingerprint))
+            .send()
+            .await
+            .map_err(|e| super::sdk_error(context, e))?;
+        Ok(())
     }
 
     /// A condition (in a transaction) that the resource a stored answer is indexed under —
