@@ -62,10 +62,10 @@ fn seconds(name: &'static str, default: u64) -> Result<u64, ConfigError> {
 }
 
 impl Config {
-    /// Reads the environment (and the secrets [`crate::secrets::load`] read).
+    /// Reads the environment (and the secrets [`crate::store::secrets::load`] read).
     pub fn from_env() -> Result<Config, ConfigError> {
         // Only the API functions sign cursors; they check the secret in `AppState::from_env`.
-        let secret = crate::secrets::get(crate::secrets::CURSOR).unwrap_or_default();
+        let secret = crate::store::secrets::get(crate::store::secrets::CURSOR).unwrap_or_default();
         let lifetime = seconds("IDV_SESSION_LIFETIME_SECONDS", 86_400)?;
         Ok(Config {
             table: var("IDV_TABLE").unwrap_or_else(|| "idv".to_owned()),

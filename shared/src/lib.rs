@@ -2,19 +2,17 @@
 //!
 //! - [`domain`]: ids, validated values, the session state machine, accounts, events.
 //!   No AWS, no HTTP.
-//! - [`store`]: the DynamoDB single table (keys, items, repositories).
-//! - [`workflow`]: read–decide–write loops shared by every function (transitions, lazy
-//!   expiry, redaction).
+//! - [`store`]: the AWS side: the DynamoDB single table (keys, items, typed writes,
+//!   repositories), S3 objects and Secrets Manager. The only module naming SDK types
+//!   (client construction in [`config`] aside).
+//! - [`workflow`]: the application layer, every use case as a read–decide–write loop
+//!   (sessions, documents, devices, accounts, redaction, uploads, and `verify` with the
+//!   feature `verify`).
 //! - [`http`]: JSON:API documents, the error type, extractors and middleware.
 //! - [`config`]: settings and clients, built once per cold start.
-//! - `verify` (feature `verify`): running the document checks and recording the result.
 
 pub mod config;
 pub mod domain;
 pub mod http;
-pub mod secrets;
 pub mod store;
-pub mod uploads;
-#[cfg(feature = "verify")]
-pub mod verify;
 pub mod workflow;

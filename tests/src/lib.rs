@@ -193,8 +193,8 @@ pub fn test_config(table: &str, key_cache: Duration) -> Config {
 }
 
 /// The check settings tests run with: defaults and a fixed fingerprint key.
-pub fn test_verify_settings() -> idv::verify::Settings {
-    idv::verify::Settings {
+pub fn test_verify_settings() -> idv::workflow::verify::Settings {
+    idv::workflow::verify::Settings {
         checks: idv_checks::Config::default(),
         fingerprint_secret: b"test-fingerprint-secret-0123456789".to_vec(),
     }

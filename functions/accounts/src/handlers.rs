@@ -17,8 +17,7 @@ use idv::http::jsonapi::{created, ok, respond};
 use idv::http::middleware::BasePath;
 use idv::http::pagination::{collection, Cursors, ListParams};
 use idv::http::{render, ApiError, AppState};
-use idv::store::accounts::AccountWriteError;
-use idv::workflow;
+use idv::workflow::{self, accounts};
 
 use crate::input;
 
@@ -59,14 +58,6 @@ fn render_account(
     r
 }
 
-fn write_error(e: AccountWriteError) -> ApiError {
-    match e {
-        AccountWriteError::ExternalIdTaken => ApiError::ExternalIdTaken,
-        AccountWriteError::Stale => ApiError::Conflict,
-        AccountWriteError::Store(e) => e.into(),
-    }
-}
-
 /// `POST /accounts`.
 pub async fn create(
     State(st): State<AppState>,
@@ -76,10 +67,7 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let principal = auth.require(Permission::AccountsWrite)?;
     let account = input::new_account(body.json()?, Timestamp::now())?;
-    st.store
-        .create_account(&principal.tenancy, &account)
-        .await
-        .map_err(write_error)?;
+    accounts::create(&st.store, &principal.tenancy, &account).await?;
     let location = format!("{}/v1/identity/accounts/{}", base.0, account.id);
     Ok(created(
         render_account(&account, &[], &[], &base.0),
@@ -174,31 +162,9 @@ pub async fn update(
     let principal = auth.require(Permission::AccountsWrite)?;
     let patch = input::account_patch(body.json()?, &id.to_string())?;
     let tenancy = &principal.tenancy;
-    for _ in 0..8 {
-        let current = st
-            .store
-            .get_account(tenancy, id)
-            .await?
-            .ok_or(ApiError::NotFound)?;
-        // Its data is gone (or going): nothing may be written back into it. The write
-        // below is conditional on the version read, and starting a redaction bumps it.
-        if current.is_redacting_or_redacted() {
-            return Err(ApiError::AccountRedacted);
-        }
-        let Some(next) = patch.apply(&current, Timestamp::now())? else {
-            let (sessions, documents) = linkage(&st, tenancy, id).await?;
-            return Ok(ok(render_account(&current, &sessions, &documents, &base.0)));
-        };
-        match st.store.replace_account(tenancy, &current, &next).await {
-            Ok(()) => {
-                let (sessions, documents) = linkage(&st, tenancy, id).await?;
-                return Ok(ok(render_account(&next, &sessions, &documents, &base.0)));
-            }
-            Err(AccountWriteError::Stale) => continue,
-            Err(e) => return Err(write_error(e)),
-        }
-    }
-    Err(ApiError::Conflict)
+    let account = accounts::update(&st.store, tenancy, id, |a, now| patch.apply(a, now)).await?;
+    let (sessions, documents) = linkage(&st, tenancy, id).await?;
+    Ok(ok(render_account(&account, &sessions, &documents, &base.0)))
 }
 
 /// `POST /accounts/{id}/redact`: marks the account redacting (its own data removed at once,

@@ -1,6 +1,6 @@
 //! The upload checker: S3 sends `ObjectCreated` notifications for the documents bucket to an
 //! SQS queue, and this function receives them in batches. For every record it checks the
-//! object against its declaration (`idv::uploads`): the file becomes `uploaded`, or
+//! object against its declaration (`idv::workflow::uploads`): the file becomes `uploaded`, or
 //! `rejected` and the object is deleted.
 //!
 //! A standalone ID document (no session) is processed as soon as all its declared files
@@ -18,8 +18,8 @@ use idv::domain::values::Timestamp;
 use idv::http::error::chain;
 use idv::store::objects::Objects;
 use idv::store::Store;
-use idv::uploads::{check_object, UploadCheck};
-use idv::verify::{self, Request, Settings, VerifyError};
+use idv::workflow::uploads::{check_object, UploadCheck};
+use idv::workflow::verify::{self, Request, Settings, VerifyError};
 
 /// The clients the checker needs.
 #[derive(Clone)]

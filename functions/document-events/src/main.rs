@@ -9,13 +9,13 @@ use lambda_runtime::{service_fn, LambdaEvent};
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     init_tracing();
-    idv::secrets::load().await?;
+    idv::store::secrets::load().await?;
     let config = Config::from_env()?;
     let (dynamodb, s3) = aws_clients().await;
     let checker = Checker {
         store: Store::new(dynamodb, config.table.clone()).with_retention(config.retention),
         objects: Objects::new(s3, config.bucket.clone()),
-        settings: idv::verify::Settings::from_env()?,
+        settings: idv::workflow::verify::Settings::from_env()?,
         session_lifetime: config.session_lifetime,
     };
     lambda_runtime::run(service_fn(

@@ -7,32 +7,21 @@
 use axum::extract::{Path, State};
 use axum::response::Response;
 use idv::domain::auth::{Permission, Principal};
-use idv::domain::document::{
-    object_key, Document, DocumentAction, DocumentFile, DocumentKind, DocumentStatus, FileStatus,
-};
-use idv::domain::event::{Actor, Event};
-use idv::domain::ids::{AccountId, DocumentId, FileId, SessionId};
-use idv::domain::session::{Action, DocumentRef};
-use idv::domain::validation::{ProblemKind, Problems};
-use idv::domain::values::{Tenancy, Timestamp};
+use idv::domain::document::{Document, DocumentFile, DocumentKind, DocumentStatus, FileStatus};
+use idv::domain::event::Actor;
+use idv::domain::ids::{AccountId, DocumentId, SessionId};
+use idv::domain::validation::ProblemKind;
+use idv::domain::values::Timestamp;
 use idv::http::extract::{Auth, Body, RawQuery};
 use idv::http::jsonapi::respond;
 use idv::http::middleware::BasePath;
 use idv::http::pagination::{collection, Cursors, ListParams};
 use idv::http::{render, ApiError, AppState};
-use idv::store::accounts::{account_refusal, link_child_ops, AccountRefusal, OPEN_DOCUMENT};
-use idv::store::documents::{put_document_if_unchanged, put_new_document, DocumentFilter};
-use idv::store::objects::UPLOAD_URL_TTL;
-use idv::store::sessions::session_write_ops;
-use idv::store::StoreError;
-use idv::uploads;
-use idv::workflow::{self, WorkflowError};
+use idv::workflow;
+use idv::workflow::documents::{self, DocumentFilter};
 use serde_json::{json, Value};
 
-use crate::input::{self, FileDecl};
-
-/// Attempts of a read–write loop before answering `409 conflict`.
-const ATTEMPTS: usize = 8;
+use crate::input;
 
 fn kind(segment: &str) -> Result<DocumentKind, ApiError> {
     DocumentKind::from_path_segment(segment).ok_or(ApiError::NotFound)
@@ -40,42 +29,6 @@ fn kind(segment: &str) -> Result<DocumentKind, ApiError> {
 
 fn doc_id(raw: &str) -> Result<DocumentId, ApiError> {
     DocumentId::parse(raw).map_err(|_| ApiError::NotFound)
-}
-
-fn relationship_problem(name: &str, detail: &str) -> ApiError {
-    ApiError::invalid(
-        ProblemKind::Relationship,
-        &format!("/data/relationships/{name}/data/id"),
-        detail,
-    )
-}
-
-/// Declared files with their ids and object keys.
-fn declare(
-    tenancy: &Tenancy,
-    doc: DocumentId,
-    decls: Vec<FileDecl>,
-    now: Timestamp,
-) -> Vec<DocumentFile> {
-    decls
-        .into_iter()
-        .map(|d| {
-            let id = FileId::new(now.datetime());
-            DocumentFile {
-                id,
-                filename: Some(d.filename),
-                content_type: d.content_type,
-                byte_size: d.byte_size,
-                side: d.side,
-                checksum: d.checksum,
-                status: FileStatus::PendingUpload,
-                reason: None,
-                object_key: object_key(tenancy, doc, id),
-                uploaded_at: None,
-                sha256: None,
-            }
-        })
-        .collect()
 }
 
 /// `meta.files`: one presigned PUT per file.
@@ -101,7 +54,7 @@ async fn upload_urls(st: &AppState, files: &[&DocumentFile]) -> Result<Value, Ap
             "presigned_upload_url": p.url,
             "method": "PUT",
             "headers": headers,
-            "expires_in": UPLOAD_URL_TTL.as_secs(),
+            "expires_in": st.objects.upload_url_ttl().as_secs(),
         }));
     }
     Ok(Value::Array(out))
@@ -162,23 +115,6 @@ fn document_response(
     r
 }
 
-/// Why a document's account refused it, read again after a failed condition: `None` when
-/// the account takes documents (the condition that failed was another one).
-async fn account_refused(
-    st: &AppState,
-    tenancy: &Tenancy,
-    account: Option<AccountId>,
-) -> Result<Option<ApiError>, ApiError> {
-    let Some(account) = account else {
-        return Ok(None);
-    };
-    Ok(match st.store.get_account(tenancy, account).await? {
-        None => Some(relationship_problem("account", "no such account")),
-        Some(a) if a.is_redacting_or_redacted() => Some(ApiError::AccountRedacted),
-        Some(_) => None,
-    })
-}
-
 /// `POST /documents/{kind}/{id}/redact`: redacts a standalone document (see
 /// `workflow::redact_standalone_document`); a document of a session answers 409
 /// `invalid_transition` (`meta.status` `in_session`, `meta.action` `redact`).
@@ -202,7 +138,7 @@ pub async fn redact(
         ));
     }
     // The kind in the path must match, as for every other route of a document.
-    load(&st, &principal.tenancy, kind, id).await?;
+    documents::load(&st.store, &principal.tenancy, kind, id).await?;
     let doc = workflow::redact_standalone_document(
         &st.store,
         &st.objects,
@@ -230,146 +166,21 @@ pub async fn create(
     let principal = auth.require(Permission::DocumentsWrite)?;
     let kind = kind(&kind_segment)?;
     let input = input::new_document(kind, &body.json()?)?;
-    let tenancy = &principal.tenancy;
-    let now = Timestamp::now();
-    let id = DocumentId::new(now.datetime());
-    let mut doc = Document {
-        id,
-        kind,
-        version: 1,
-        status: DocumentStatus::Pending,
-        document_type: input.document_type.clone(),
-        declared_type: input.document_type,
-        session_id: input.session,
-        account_id: input.account,
-        files: declare(tenancy, id, input.files, now),
-        extracted: None,
-        verification_ids: Vec::new(),
-        created_at: now,
-        updated_at: now,
-        submitted_at: None,
-        processed_at: None,
-        redacted_at: None,
-        files_deleted_at: None,
-    };
+    let doc = documents::prepare(&principal.tenancy, kind, input, Timestamp::now());
     // Presigning is local work; done before the write so a failure leaves nothing behind.
     let files: Vec<&DocumentFile> = doc.files.iter().collect();
     let meta = json!({ "files": upload_urls(&st, &files).await? });
-
-    match input.session {
-        Some(session) => {
-            if let Some(account) = input.account {
-                match st.store.get_account(tenancy, account).await? {
-                    None => return Err(relationship_problem("account", "no such account")),
-                    Some(a) if a.is_redacting_or_redacted() => {
-                        return Err(ApiError::AccountRedacted)
-                    }
-                    Some(_) => {}
-                }
-            }
-            let actor = Actor::api_key(principal.key_id.to_string());
-            let mut written = None;
-            let result = workflow::modify_session(&st.store, tenancy, session, now, |current| {
-                if let (Some(a), Some(b)) = (input.account, current.account_id) {
-                    if a != b {
-                        let mut p = Problems::default();
-                        p.push(
-                            ProblemKind::Relationship,
-                            "/data/relationships/account/data/id",
-                            "differs from the session's account",
-                        );
-                        return Err(WorkflowError::Invalid(p));
-                    }
-                }
-                let mut d = doc.clone();
-                d.account_id = input.account.or(current.account_id);
-                // The cap is checked on the session as read; the write is conditional on
-                // its version, so racing creates cannot pass it together.
-                let mut linked = Ok(());
-                let mut change = workflow::attach_change(
-                    current,
-                    "attach_document",
-                    "documents",
-                    &actor,
-                    now,
-                    st.config.session_lifetime,
-                    |s| linked = s.link_document(DocumentRef { id, kind }),
-                )?;
-                linked?;
-                change.extra.push(put_new_document(&st.store, tenancy, &d)?);
-                change.extra.extend(link_child_ops(
-                    &st.store,
-                    tenancy,
-                    d.account_id,
-                    OPEN_DOCUMENT,
-                    &d.id,
-                )?);
-                written = Some(d);
-                Ok(Some(change))
-            })
-            .await;
-            match result {
-                Ok(_) => {}
-                Err(WorkflowError::NotFound) => {
-                    return Err(relationship_problem("session", "no such session"))
-                }
-                Err(WorkflowError::Store(e @ StoreError::ConditionFailed { .. })) => {
-                    let account = written.as_ref().and_then(|d| d.account_id);
-                    return Err(account_refused(&st, tenancy, account)
-                        .await?
-                        .unwrap_or_else(|| e.into()));
-                }
-                Err(e) => return Err(e.into()),
-            }
-            if let Some(d) = written {
-                doc = d;
-            }
-        }
-        None => {
-            let mut ops = vec![put_new_document(&st.store, tenancy, &doc)?];
-            ops.extend(link_child_ops(
-                &st.store,
-                tenancy,
-                doc.account_id,
-                OPEN_DOCUMENT,
-                &doc.id,
-            )?);
-            match st.store.transact("creating a document", ops).await {
-                Ok(()) => {}
-                Err(e) => match account_refusal(&e, 1) {
-                    Some(AccountRefusal::Missing) => {
-                        return Err(relationship_problem("account", "no such account"))
-                    }
-                    Some(AccountRefusal::Redacted) => return Err(ApiError::AccountRedacted),
-                    None => return Err(e.into()),
-                },
-            }
-        }
-    }
-    let location = format!(
-        "{}/v1/identity/documents/{}/{}",
-        base.0,
-        kind.path_segment(),
-        doc.id
-    );
+    let actor = Actor::api_key(principal.key_id.to_string());
+    let lifetime = st.config.session_lifetime;
+    let doc = documents::create(&st.store, &principal.tenancy, doc, &actor, lifetime).await?;
+    let segment = kind.path_segment();
+    let location = format!("{}/v1/identity/documents/{segment}/{}", base.0, doc.id);
     Ok(document_response(
         http::StatusCode::CREATED,
         render_doc(&st, &doc, &principal).await?,
         Some(meta),
         Some(&location),
     ))
-}
-
-async fn load(
-    st: &AppState,
-    tenancy: &Tenancy,
-    kind: DocumentKind,
-    id: DocumentId,
-) -> Result<Document, ApiError> {
-    match st.store.get_document(tenancy, id).await? {
-        Some(d) if d.kind == kind => Ok(d),
-        _ => Err(ApiError::NotFound),
-    }
 }
 
 /// `GET /documents/{kind}/{id}`.
@@ -379,13 +190,8 @@ pub async fn show(
     Path((kind_segment, raw_id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let principal = auth.require(Permission::DocumentsRead)?;
-    let doc = load(
-        &st,
-        &principal.tenancy,
-        kind(&kind_segment)?,
-        doc_id(&raw_id)?,
-    )
-    .await?;
+    let (kind, id) = (kind(&kind_segment)?, doc_id(&raw_id)?);
+    let doc = documents::load(&st.store, &principal.tenancy, kind, id).await?;
     Ok(document_response(
         http::StatusCode::OK,
         render_doc(&st, &doc, &principal).await?,
@@ -405,126 +211,45 @@ pub async fn add_file(
     let principal = auth.require(Permission::DocumentsWrite)?;
     let kind = kind(&kind_segment)?;
     let id = doc_id(&raw_id)?;
-    let tenancy = &principal.tenancy;
     let decl = input::new_file(kind, &body.json()?)?;
-    for _ in 0..ATTEMPTS {
-        let current = load(&st, tenancy, kind, id).await?;
-        let now = Timestamp::now().at_least(current.updated_at);
-        // 409 invalid_transition unless pending.
-        let mut next = current.apply(DocumentAction::AddFile, now)?;
-        let file = declare(tenancy, id, vec![decl.clone()], now).remove(0);
-        let meta = json!({ "files": upload_urls(&st, &[&file]).await? });
-        // 409 limit_exceeded at the cap; the write below is conditional on the version read.
-        next.add_file(file)?;
-        if st.store.replace_document(tenancy, &current, &next).await? {
-            return Ok(document_response(
-                http::StatusCode::CREATED,
-                render_doc(&st, &next, &principal).await?,
-                Some(meta),
-                None,
-            ));
-        }
-    }
-    Err(ApiError::Conflict)
+    let (doc, file) = documents::add_file(&st.store, &principal.tenancy, kind, id, decl).await?;
+    // Presigning is local signing: it fails only when credentials do, which every other S3
+    // call would too. The file then stays pending and is never uploaded; submit needs an
+    // uploaded file, so nothing is stranded.
+    let meta = json!({ "files": upload_urls(&st, &[&file]).await? });
+    Ok(document_response(
+        http::StatusCode::CREATED,
+        render_doc(&st, &doc, &principal).await?,
+        Some(meta),
+        None,
+    ))
 }
 
-/// `POST /documents/{kind}/{id}/submit`: checks files still pending against S3 (a lost
-/// event cannot strand a document), needs at least one uploaded file, and moves a linked
-/// `created`/`started` session to `pending` in the same transaction.
+/// `POST /documents/{kind}/{id}/submit`: see `workflow::documents::submit`.
 pub async fn submit(
     State(st): State<AppState>,
     auth: Auth,
     Path((kind_segment, raw_id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let principal = auth.require(Permission::DocumentsWrite)?;
-    let kind = kind(&kind_segment)?;
-    let id = doc_id(&raw_id)?;
-    let tenancy = &principal.tenancy;
+    let (kind, id) = (kind(&kind_segment)?, doc_id(&raw_id)?);
     let actor = Actor::api_key(principal.key_id.to_string());
-    for _ in 0..ATTEMPTS {
-        let mut current = load(&st, tenancy, kind, id).await?;
-        // 409 invalid_transition unless pending, before any file is checked.
-        current.status.after(DocumentAction::Submit)?;
-        let pending: Vec<FileId> = current
-            .files
-            .iter()
-            .filter(|f| f.status == FileStatus::PendingUpload)
-            .map(|f| f.id)
-            .collect();
-        if !pending.is_empty() {
-            for file in pending {
-                uploads::check_file(&st.store, &st.objects, tenancy, id, file, Timestamp::now())
-                    .await?;
-            }
-            current = load(&st, tenancy, kind, id).await?;
-        }
-        if !current
-            .files
-            .iter()
-            .any(|f| f.status == FileStatus::Uploaded)
-        {
-            return Err(ApiError::invalid(
-                ProblemKind::Invalid,
-                "/data/attributes/files",
-                "no file has been uploaded yet",
-            ));
-        }
-        let now = Timestamp::now().at_least(current.updated_at);
-        let next = current.apply(DocumentAction::Submit, now)?;
-        match write_submission(&st, tenancy, &actor, &current, &next, now).await {
-            Ok(true) => {
-                return Ok(document_response(
-                    http::StatusCode::OK,
-                    render_doc(&st, &next, &principal).await?,
-                    None,
-                    None,
-                ));
-            }
-            Ok(false) => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(ApiError::Conflict)
-}
-
-/// Writes a submitted document and, when its session is `created` or `started`, the
-/// session's move to `pending`, atomically. `Ok(false)`: something changed, read again.
-async fn write_submission(
-    st: &AppState,
-    tenancy: &Tenancy,
-    actor: &Actor,
-    current: &Document,
-    next: &Document,
-    now: Timestamp,
-) -> Result<bool, ApiError> {
-    let mut ops = vec![put_document_if_unchanged(
-        &st.store, tenancy, current, next,
-    )?];
-    if let Some(sid) = current.session_id {
-        let session = workflow::load_session(&st.store, tenancy, sid, now)
-            .await?
-            .ok_or(ApiError::NotFound)?;
-        // 409 session_redacted, or invalid_transition once decided or expired.
-        session.ensure_open("submit_document")?;
-        if session.status.awaits_submission() {
-            let t = session
-                .apply(Action::Submit, now, st.config.session_lifetime)
-                .map_err(ApiError::from)?;
-            let event = Event::transition(&t, actor.clone(), None);
-            ops.extend(session_write_ops(
-                &st.store,
-                tenancy,
-                Some(&session),
-                &t.next,
-                &[event],
-            )?);
-        }
-    }
-    match st.store.transact("submitting a document", ops).await {
-        Ok(()) => Ok(true),
-        Err(StoreError::ConditionFailed { .. }) | Err(StoreError::TransactionConflict) => Ok(false),
-        Err(e) => Err(e.into()),
-    }
+    let doc = documents::submit(
+        &st.store,
+        &st.objects,
+        &principal.tenancy,
+        kind,
+        id,
+        &actor,
+        st.config.session_lifetime,
+    )
+    .await?;
+    Ok(document_response(
+        http::StatusCode::OK,
+        render_doc(&st, &doc, &principal).await?,
+        None,
+        None,
+    ))
 }
 
 /// `GET /documents/{kind}`.

@@ -8,32 +8,7 @@ use idv::domain::validation::{ObjectReader, ProblemKind, Problems};
 use idv::http::jsonapi::RequestDoc;
 use serde_json::Value;
 
-/// A declared file, before it has an id.
-#[derive(Debug, Clone)]
-pub struct FileDecl {
-    /// Client's name.
-    pub filename: String,
-    /// Type.
-    pub content_type: ContentType,
-    /// Size.
-    pub byte_size: u64,
-    /// Card side.
-    pub side: Option<Side>,
-    /// Base64 SHA-256.
-    pub checksum: Option<String>,
-}
-
-/// A valid create request.
-pub struct NewDocument {
-    /// Declared files.
-    pub files: Vec<FileDecl>,
-    /// Type hint.
-    pub document_type: Option<String>,
-    /// Session to link.
-    pub session: Option<SessionId>,
-    /// Account to link.
-    pub account: Option<AccountId>,
-}
+pub use idv::workflow::documents::{FileDecl, NewDocument};
 
 fn read_file(kind: DocumentKind, v: &Value, ptr: &str, p: &mut Problems) -> Option<FileDecl> {
     let mut r = ObjectReader::new(v, ptr, p)?;

@@ -2,7 +2,7 @@
 //! hand out presigned upload URLs, add files, submit, read and list.
 //!
 //! File bytes never pass through here: clients PUT them to S3, and `document-events` (or
-//! `submit`, lazily) checks what arrived (`idv::uploads`).
+//! `submit`, lazily) checks what arrived (`idv::workflow::uploads`).
 
 pub mod handlers;
 pub mod input;

@@ -9,14 +9,12 @@ use idv::domain::auth::Permission;
 use idv::domain::device::Device;
 use idv::domain::event::Actor;
 use idv::domain::ids::DeviceId;
-use idv::domain::validation::ProblemKind;
 use idv::domain::values::Timestamp;
 use idv::http::extract::{Auth, Body, ClientIp, PathId};
 use idv::http::jsonapi::{created, ok};
 use idv::http::middleware::BasePath;
 use idv::http::{render, ApiError, AppState};
-use idv::store::devices::{delete_device, put_device};
-use idv::workflow::{self, WorkflowError};
+use idv::workflow::devices;
 
 use crate::input;
 
@@ -45,37 +43,8 @@ pub async fn register(
         redacted_at: None,
     };
     let actor = Actor::api_key(principal.key_id.to_string());
-    let result = workflow::modify_session(&st.store, tenancy, input.session, now, |current| {
-        let mut change = workflow::attach_change(
-            current,
-            "register_device",
-            "session_device",
-            &actor,
-            now,
-            st.config.session_lifetime,
-            |s| {
-                s.session_device_id = Some(device.id);
-                s.behavior_analysis = device.behavior_analysis.clone();
-            },
-        )?;
-        change.extra.push(put_device(&st.store, tenancy, &device)?);
-        if let Some(old) = current.session_device_id {
-            change.extra.push(delete_device(&st.store, tenancy, old)?);
-        }
-        Ok(Some(change))
-    })
-    .await;
-    match result {
-        Ok(_) => {}
-        Err(WorkflowError::NotFound) => {
-            return Err(ApiError::invalid(
-                ProblemKind::Relationship,
-                "/data/relationships/session/data/id",
-                "no such session",
-            ))
-        }
-        Err(e) => return Err(e.into()),
-    }
+    let lifetime = st.config.session_lifetime;
+    devices::register(&st.store, tenancy, &device, &actor, now, lifetime).await?;
     let location = format!("{}/v1/identity/session-devices/{}", base.0, device.id);
     Ok(created(render::device(&device), &location))
 }

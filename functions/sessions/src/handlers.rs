@@ -7,7 +7,7 @@
 use axum::extract::State;
 use axum::response::Response;
 use idv::domain::auth::Permission;
-use idv::domain::event::{Actor, Event};
+use idv::domain::event::Actor;
 use idv::domain::ids::{AccountId, DeviceId, SessionId};
 use idv::domain::session::{Action, Creator, EntityType, Session, SessionStatus};
 use idv::domain::validation::ProblemKind;
@@ -17,9 +17,8 @@ use idv::http::jsonapi::{created, ok, respond};
 use idv::http::middleware::BasePath;
 use idv::http::pagination::{collection, Cursors, ListParams};
 use idv::http::{render, ApiError, AppState};
-use idv::store::query::{Page, Total};
-use idv::store::sessions::{SessionFilter, SessionWriteError};
-use idv::workflow::{self, Change, WorkflowError};
+use idv::workflow;
+use idv::workflow::sessions::{self, SessionFilter};
 
 use crate::input;
 
@@ -56,30 +55,8 @@ pub async fn create(
         input.expires_at,
         now,
     );
-    let event = Event::change(
-        &session,
-        "session.created",
-        None,
-        Actor::api_key(principal.key_id.to_string()),
-        None,
-    );
-    match st
-        .store
-        .create_session(&principal.tenancy, &session, &event, input.account)
-        .await
-    {
-        Ok(()) => {}
-        Err(SessionWriteError::AccountMissing) => {
-            return Err(ApiError::invalid(
-                ProblemKind::Relationship,
-                "/data/relationships/account/data/id",
-                "no such account",
-            ))
-        }
-        Err(SessionWriteError::AccountRedacted) => return Err(ApiError::AccountRedacted),
-        Err(SessionWriteError::Store(e)) => return Err(e.into()),
-        Err(SessionWriteError::Stale(_)) => return Err(ApiError::Conflict),
-    }
+    let actor = Actor::api_key(principal.key_id.to_string());
+    sessions::create(&st.store, &principal.tenancy, &session, actor).await?;
     let location = format!("{}/v1/identity/sessions/{}", base.0, session.id);
     Ok(created(render::session(&session), &location))
 }
@@ -138,15 +115,6 @@ fn parse_filter(params: &ListParams) -> Result<SessionFilter, ApiError> {
     Ok(f)
 }
 
-fn matches(s: &Session, f: &SessionFilter, device: DeviceId) -> bool {
-    s.session_device_id == Some(device)
-        && (f.account_id.is_none() || s.account_id == f.account_id)
-        && (f.statuses.is_empty() || f.statuses.contains(&s.status))
-        && f.entity_type.is_none_or(|e| e == s.entity_type)
-        && f.created_from.is_none_or(|t| s.created_at >= t)
-        && f.created_to.is_none_or(|t| s.created_at <= t)
-}
-
 /// `GET /sessions`.
 pub async fn list(
     State(st): State<AppState>,
@@ -164,47 +132,16 @@ pub async fn list(
         &params,
     );
     let page = cursors.page_request(&params)?;
-    let now = Timestamp::now();
-
-    let page: Page<Session> = match params.filter(&["filter[session_device]"]) {
-        // A device belongs to one session: look it up instead of filtering a list.
-        Some((name, v)) => {
-            let device = DeviceId::parse(v)
-                .map_err(|_| ApiError::parameter(name, "must be a session device id (dev_…)"))?;
-            let found = match st.store.device_session(&principal.tenancy, device).await? {
-                Some(id) if page.cursor.is_none() => {
-                    st.store.get_session(&principal.tenancy, id).await?
-                }
-                _ => None,
-            };
-            let items = found
-                .map(|s| workflow::as_seen(s, now))
-                .filter(|s| matches(s, &filter, device))
-                .map(|s| (idv::store::keys::position(s.created_at, &s.id), s))
-                .into_iter()
-                .collect::<Vec<_>>();
-            let total = page.total.then_some(Total {
-                count: items.len() as u64,
-                lower_bound: false,
-            });
-            Page {
-                items,
-                next: None,
-                previous: None,
-                total,
-            }
-        }
-        None => {
-            st.store
-                .list_sessions(&principal.tenancy, &filter, now, &page)
-                .await?
-        }
+    let device = match params.filter(&["filter[session_device]"]) {
+        Some((name, v)) => Some(
+            DeviceId::parse(v)
+                .map_err(|_| ApiError::parameter(name, "must be a session device id (dev_…)"))?,
+        ),
+        None => None,
     };
-    let data = page
-        .items
-        .iter()
-        .map(|(_, s)| render::session(&workflow::as_seen(s.clone(), now)))
-        .collect();
+    let tenancy = &principal.tenancy;
+    let page = sessions::list(&st.store, tenancy, &filter, device, &page, Timestamp::now()).await?;
+    let data = page.items.iter().map(|(_, s)| render::session(s)).collect();
     let doc = collection(
         &base,
         "/v1/identity/sessions",
@@ -228,34 +165,9 @@ pub async fn update(
     let patch = input::session_patch(body.json()?, &id.to_string())?;
     let now = Timestamp::now();
     let actor = Actor::api_key(principal.key_id.to_string());
-    let session = workflow::modify_session(&st.store, &principal.tenancy, id, now, |current| {
-        if current.redacted_at.is_some() {
-            return Err(WorkflowError::Domain(
-                idv::domain::session::DomainError::Redacted,
-            ));
-        }
-        if current.status.is_closed_for_edits() {
-            return Err(WorkflowError::Closed {
-                status: current.status,
-                action: "update",
-            });
-        }
-        let Some((next, fields)) = patch.apply(current, now).map_err(WorkflowError::Invalid)?
-        else {
-            return Ok(None);
-        };
-        let event = Event::change(
-            &next,
-            "session.updated",
-            Some(current.status),
-            actor.clone(),
-            Some(fields),
-        );
-        Ok(Some(Change {
-            next,
-            events: vec![event],
-            extra: Vec::new(),
-        }))
+    let tenancy = &principal.tenancy;
+    let session = sessions::update(&st.store, tenancy, id, &actor, now, |current, now| {
+        patch.apply(current, now)
     })
     .await?;
     Ok(ok(render::session(&session)))
@@ -392,21 +304,9 @@ pub async fn events(
     let list = format!("events:{id}");
     let cursors = Cursors::new(&st.config.cursor_secret, &principal.tenancy, &list, &params);
     let page_req = cursors.page_request(&params)?;
-    let page = st
-        .store
-        .list_events(&principal.tenancy, id, &page_req)
-        .await?;
-    // Every session has at least its `session.created` event, so an empty first page means
-    // the session does not exist here; only then is the session read.
-    if page.items.is_empty()
-        && st
-            .store
-            .get_session(&principal.tenancy, id)
-            .await?
-            .is_none()
-    {
-        return Err(ApiError::NotFound);
-    }
+    let page = sessions::events(&st.store, &principal.tenancy, id, &page_req)
+        .await?
+        .ok_or(ApiError::NotFound)?;
     let data = page.items.iter().map(|(_, e)| render::event(e)).collect();
     let path = format!("/v1/identity/sessions/{id}/events");
     let doc = collection(&base, &path, &params, &cursors, &page, data);

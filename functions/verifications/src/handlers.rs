@@ -16,8 +16,7 @@ use idv::http::jsonapi::{created, ok, respond};
 use idv::http::middleware::BasePath;
 use idv::http::pagination::{collection, Cursors, ListParams};
 use idv::http::{render, ApiError};
-use idv::store::verifications::VerificationFilter;
-use idv::verify::{self, Request, VerifyError};
+use idv::workflow::verify::{self, Request, VerificationFilter, VerifyError};
 
 use crate::{input, VerifyState};
 

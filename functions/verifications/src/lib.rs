@@ -1,7 +1,7 @@
 //! `/v1/identity/verifications`: run the deterministic document checks on a document
 //! (synchronously: the 201 holds the final result), read and list results.
 //!
-//! [`input`] turns request documents into domain values, `idv::verify` runs and records the
+//! [`input`] turns request documents into domain values, `idv::workflow::verify` runs and records the
 //! checks, `idv::http::render` draws the response.
 
 pub mod handlers;
@@ -10,7 +10,7 @@ pub mod input;
 use axum::routing::{get, post};
 use axum::Router;
 use idv::http::AppState;
-use idv::verify::Settings;
+use idv::workflow::verify::Settings;
 
 /// State of this function: the common state plus the check settings.
 #[derive(Clone)]

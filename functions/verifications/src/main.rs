@@ -3,7 +3,7 @@
 
 use idv::config::init_tracing;
 use idv::http::AppState;
-use idv::verify::Settings;
+use idv::workflow::verify::Settings;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -406,15 +406,16 @@ impl From<WorkflowError> for ApiError {
             WorkflowError::NotFound => ApiError::NotFound,
             WorkflowError::Domain(d) => d.into(),
             WorkflowError::Conflict => ApiError::Conflict,
-            WorkflowError::Closed { status, action } => ApiError::InvalidTransition {
-                resource: "session",
-                status: status.as_str().to_owned(),
-                action: action.to_owned(),
-            },
             WorkflowError::Invalid(p) => ApiError::Validation(p),
             // A document of a session is redacted with its session (README, Documents).
             WorkflowError::DocumentOfSession => ApiError::DocumentInSession,
             WorkflowError::AccountRedacted => ApiError::AccountRedacted,
+            WorkflowError::AccountMissing => ApiError::invalid(
+                crate::domain::validation::ProblemKind::Relationship,
+                "/data/relationships/account/data/id",
+                "no such account",
+            ),
+            WorkflowError::ExternalIdTaken => ApiError::ExternalIdTaken,
             WorkflowError::Store(s) => s.into(),
         }
     }

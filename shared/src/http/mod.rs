@@ -37,9 +37,9 @@ pub struct AppState {
 
 impl AppState {
     /// Everything a function needs, from the environment and its secrets (one batched call
-    /// for all of them, [`crate::secrets::load`]). Call once per cold start.
+    /// for all of them, [`crate::store::secrets::load`]). Call once per cold start.
     pub async fn from_env() -> Result<AppState, crate::config::ConfigError> {
-        crate::secrets::load().await?;
+        crate::store::secrets::load().await?;
         let config = Config::from_env()?;
         if config.cursor_secret.len() < 16 {
             return Err(crate::config::ConfigError::Missing(

@@ -248,12 +248,12 @@ impl Store {
 
 /// A condition (in a transaction) that an account exists in this tenancy and takes new
 /// sessions and documents: no redaction started or finished. When it fails, DynamoDB returns
-/// the account if it exists, and [`account_refusal`] tells the two cases apart.
+/// the account if it exists, and `write::refusal` tells the two cases apart.
 ///
 /// This is what makes `409 account_redacted` race-free: a redaction starts with a write of
 /// the account conditional on its version, so a transaction holding this check either
 /// commits before it (and the redaction finds what it wrote) or is refused.
-pub fn check_account_open(
+pub(crate) fn check_account_open(
     store: &Store,
     tenancy: &Tenancy,
     id: AccountId,
@@ -279,48 +279,9 @@ pub fn check_account_open(
     Ok(TransactWriteItem::builder().condition_check(check).build())
 }
 
-/// The writes that link a new child (`kind` `id`) to `account`, in the child's own
-/// transaction: [`check_account_open`] first (so a failed condition right after the
-/// child's own writes names it), then its open-child item. None without an account.
-pub fn link_child_ops(
-    store: &Store,
-    tenancy: &Tenancy,
-    account: Option<AccountId>,
-    kind: &str,
-    id: &impl std::fmt::Display,
-) -> Result<Vec<TransactWriteItem>, StoreError> {
-    let Some(account) = account else {
-        return Ok(Vec::new());
-    };
-    Ok(vec![
-        check_account_open(store, tenancy, account)?,
-        put_open_child(store, tenancy, account, kind, id)?,
-    ])
-}
-
-/// Why an account refused a new child.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AccountRefusal {
-    /// No such account in this tenancy.
-    Missing,
-    /// Its redaction started or finished.
-    Redacted,
-}
-
-/// If the transaction failed because of the [`check_account_open`] at index `at`, why.
-pub fn account_refusal(e: &StoreError, at: usize) -> Option<AccountRefusal> {
-    if !e.condition_failed_at(at) {
-        return None;
-    }
-    Some(match e.old_item(at) {
-        Some(_) => AccountRefusal::Redacted,
-        None => AccountRefusal::Missing,
-    })
-}
-
 /// The open-child item recording that `kind` (`SESSION`, `DOCUMENT`) `id` is linked to
 /// `account` and not yet redacted: written with the child, deleted by its redaction.
-pub fn put_open_child(
+pub(crate) fn put_open_child(
     store: &Store,
     tenancy: &Tenancy,
     account: AccountId,
@@ -349,7 +310,7 @@ pub fn put_open_child(
 }
 
 /// Deletes the open-child item of `kind` `id` (absent already is fine).
-pub fn delete_open_child(
+pub(crate) fn delete_open_child(
     store: &Store,
     tenancy: &Tenancy,
     account: AccountId,

@@ -25,7 +25,7 @@ pub fn device_item(tenancy: &Tenancy, device: &Device) -> Result<Item, StoreErro
 }
 
 /// A Put of a device (new, or its redacted form).
-pub fn put_device(
+pub(crate) fn put_device(
     store: &Store,
     tenancy: &Tenancy,
     device: &Device,
@@ -40,7 +40,7 @@ pub fn put_device(
 }
 
 /// A Delete of a device that a newer one replaces.
-pub fn delete_device(
+pub(crate) fn delete_device(
     store: &Store,
     tenancy: &Tenancy,
     id: DeviceId,

@@ -97,7 +97,7 @@ fn stored_document_item(
 }
 
 /// A Put of a new document.
-pub fn put_new_document(
+pub(crate) fn put_new_document(
     store: &Store,
     tenancy: &Tenancy,
     doc: &Document,
@@ -113,7 +113,7 @@ pub fn put_new_document(
 }
 
 /// A Put of `next` that only succeeds if the stored document still has `expected`'s version.
-pub fn put_document_if_unchanged(
+pub(crate) fn put_document_if_unchanged(
     store: &Store,
     tenancy: &Tenancy,
     expected: &Document,

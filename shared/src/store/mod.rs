@@ -14,10 +14,14 @@ pub mod keys;
 pub mod objects;
 pub mod query;
 pub mod rate_limits;
+pub mod secrets;
 pub mod sessions;
 pub mod table;
 pub mod timers;
 pub mod verifications;
+pub mod write;
+
+pub use write::{Child, Refusal, Write, WriteError};
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -97,13 +101,13 @@ pub enum StoreError {
 
 impl StoreError {
     /// True when the i-th operation of a cancelled transaction failed its condition.
-    pub fn condition_failed_at(&self, i: usize) -> bool {
+    pub(crate) fn condition_failed_at(&self, i: usize) -> bool {
         matches!(self, StoreError::ConditionFailed { reasons, .. }
             if reasons.get(i).and_then(|r| r.as_deref()) == Some("ConditionalCheckFailed"))
     }
 
     /// The old item DynamoDB returned for the i-th operation of a cancelled transaction.
-    pub fn old_item(&self, i: usize) -> Option<&Item> {
+    pub(crate) fn old_item(&self, i: usize) -> Option<&Item> {
         match self {
             StoreError::ConditionFailed { items, .. } => items.get(i).and_then(Option::as_ref),
             _ => None,
@@ -477,7 +481,7 @@ impl Store {
     /// ([`request_token`]), so a retry of a transaction that timed out after DynamoDB
     /// applied it does not apply it twice; an outcome that stays unknown is
     /// [`StoreError::Unavailable`] and is recorded for [`watch_writes`].
-    pub async fn transact(
+    pub(crate) async fn transact(
         &self,
         context: &'static str,
         ops: Vec<TransactWriteItem>,

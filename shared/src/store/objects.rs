@@ -121,6 +121,11 @@ impl Objects {
         }
     }
 
+    /// How long an upload URL stays valid.
+    pub fn upload_url_ttl(&self) -> Duration {
+        UPLOAD_URL_TTL
+    }
+
     /// The bucket name.
     pub fn bucket(&self) -> &str {
         &self.bucket

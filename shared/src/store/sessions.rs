@@ -12,6 +12,7 @@ use aws_sdk_dynamodb::types::{
 use super::items::{envelope, ItemKeys};
 use super::keys::{self, GSI1, GSI2, GSI3};
 use super::query::{Filter, ListQuery, Page, PageRequest, Partition};
+use super::write::{Child, Write};
 use super::{build, decode, n, s, Item, Store, StoreError};
 use crate::domain::event::Event;
 use crate::domain::ids::{AccountId, SessionId};
@@ -67,7 +68,7 @@ pub fn event_item(tenancy: &Tenancy, event: &Event) -> Result<Item, StoreError> 
 }
 
 /// A Put of a new event (an event is never overwritten: its key is the session version).
-pub fn put_event(
+pub(crate) fn put_event(
     store: &Store,
     tenancy: &Tenancy,
     event: &Event,
@@ -85,7 +86,7 @@ pub fn put_event(
 /// A Put of `next` that only succeeds if the stored session still has `expected`'s status
 /// and version. On failure DynamoDB returns the stored item, so the caller can tell a lost
 /// race from a stale read without another round trip.
-pub fn put_session_if_unchanged(
+pub(crate) fn put_session_if_unchanged(
     store: &Store,
     tenancy: &Tenancy,
     expected: &Session,
@@ -111,7 +112,7 @@ pub fn put_session_if_unchanged(
 /// existing yet), then its `events`, then the items derived from the session that must
 /// change in the same transaction ([`derived_ops`]). The session is always the first
 /// operation, so a failed condition at index 0 means the session changed since it was read.
-pub fn session_write_ops(
+pub(crate) fn session_write_ops(
     store: &Store,
     tenancy: &Tenancy,
     current: Option<&Session>,
@@ -142,7 +143,7 @@ pub fn session_write_ops(
 /// Items kept in step with a session's state, written in the same transaction as the
 /// session: its expiry and retention timers (`timers::timer_ops`), put, moved or deleted
 /// as `next` calls for.
-pub fn derived_ops(
+pub(crate) fn derived_ops(
     store: &Store,
     tenancy: &Tenancy,
     current: Option<&Session>,
@@ -151,22 +152,7 @@ pub fn derived_ops(
     super::timers::timer_ops(store, tenancy, current, next)
 }
 
-/// Why a session write was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum SessionWriteError {
-    /// Someone else changed the session since it was read; holds it as it is now.
-    #[error("the session changed since it was read")]
-    Stale(Option<Box<Session>>),
-    /// The linked account does not exist in this scope.
-    #[error("the account does not exist")]
-    AccountMissing,
-    /// The linked account's redaction started or finished: it takes no new session.
-    #[error("the account is redacted")]
-    AccountRedacted,
-    /// Anything else.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
+pub use super::write::SessionWriteError;
 
 /// How to narrow a list of sessions.
 #[derive(Debug, Clone, Default)]
@@ -183,11 +169,22 @@ pub struct SessionFilter {
     pub created_to: Option<Timestamp>,
 }
 
+impl SessionFilter {
+    /// Whether `s`, as users see it, passes the filter.
+    pub fn matches(&self, s: &Session) -> bool {
+        self.account_id.is_none_or(|a| s.account_id == Some(a))
+            && (self.statuses.is_empty() || self.statuses.contains(&s.status))
+            && self.entity_type.is_none_or(|e| e == s.entity_type)
+            && self.created_from.is_none_or(|t| s.created_at >= t)
+            && self.created_to.is_none_or(|t| s.created_at <= t)
+    }
+}
+
 impl Store {
     /// Writes a new session and its `session.created` event; with `account`, also checks in
     /// the same transaction that the account exists in this scope and is not being redacted
-    /// (`accounts::check_account_open`), and records the session as the account's open
-    /// child, which the account's redaction finds with a consistent read.
+    /// ([`Write::CheckAccount`]), and records the session as the account's open child, which
+    /// the account's redaction finds with a consistent read.
     pub async fn create_session(
         &self,
         tenancy: &Tenancy,
@@ -195,33 +192,12 @@ impl Store {
         created: &Event,
         account: Option<AccountId>,
     ) -> Result<(), SessionWriteError> {
-        let mut ops =
-            session_write_ops(self, tenancy, None, session, std::slice::from_ref(created))?;
-        let account_check = ops.len();
-        if let Some(account) = account {
-            ops.push(super::accounts::check_account_open(self, tenancy, account)?);
-            ops.push(super::accounts::put_open_child(
-                self,
-                tenancy,
-                account,
-                super::accounts::OPEN_SESSION,
-                &session.id,
-            )?);
-        }
-        match self.transact("creating a session", ops).await {
-            Err(e) if account.is_some() => {
-                match super::accounts::account_refusal(&e, account_check) {
-                    Some(super::accounts::AccountRefusal::Missing) => {
-                        Err(SessionWriteError::AccountMissing)
-                    }
-                    Some(super::accounts::AccountRefusal::Redacted) => {
-                        Err(SessionWriteError::AccountRedacted)
-                    }
-                    None => Err(e.into()),
-                }
-            }
-            other => Ok(other?),
-        }
+        let mut writes = vec![Write::NewSession {
+            session: session.clone(),
+            events: vec![created.clone()],
+        }];
+        writes.extend(Write::link_child(account, Child::Session(session.id)));
+        Ok(self.write(tenancy, "creating a session", writes).await?)
     }
 
     /// Reads a session (strongly consistent).
@@ -238,31 +214,23 @@ impl Store {
         .await
     }
 
-    /// Replaces `current` by `next` if nobody changed it in between, writing `events` and any
-    /// `extra` operations in the same transaction.
+    /// Replaces `current` by `next` if nobody changed it in between, writing `events` and the
+    /// `extra` writes in the same transaction.
     pub async fn replace_session(
         &self,
         tenancy: &Tenancy,
         current: &Session,
         next: &Session,
         events: &[Event],
-        extra: Vec<TransactWriteItem>,
+        extra: Vec<Write>,
     ) -> Result<(), SessionWriteError> {
-        let mut ops = session_write_ops(self, tenancy, Some(current), next, events)?;
-        ops.extend(extra);
-        match self.transact("writing a session", ops).await {
-            Ok(()) => Ok(()),
-            Err(e) if e.condition_failed_at(0) => {
-                let now = e
-                    .old_item(0)
-                    .cloned()
-                    .map(|item| decode::<Session>("reading a session", item))
-                    .transpose()?;
-                Err(SessionWriteError::Stale(now.map(Box::new)))
-            }
-            Err(StoreError::TransactionConflict) => Err(SessionWriteError::Stale(None)),
-            Err(e) => Err(e.into()),
-        }
+        let mut writes = vec![Write::PutSession {
+            read: current.clone(),
+            next: next.clone(),
+            events: events.to_vec(),
+        }];
+        writes.extend(extra);
+        Ok(self.write(tenancy, "writing a session", writes).await?)
     }
 
     /// One page of a scope's sessions, newest first. Status filters see sessions as users
@@ -357,7 +325,7 @@ impl Store {
 
     /// An Update removing the reviewer's comment of event `seq` of session `id` (redaction).
     /// Idempotent: an event without a comment stays as it is.
-    pub fn strip_event_comment(
+    pub(crate) fn strip_event_comment(
         &self,
         tenancy: &Tenancy,
         id: SessionId,
@@ -378,7 +346,7 @@ impl Store {
     }
 
     /// A Put that overwrites an existing event (used only to strip comments on redaction).
-    pub fn overwrite_event(
+    pub(crate) fn overwrite_event(
         &self,
         tenancy: &Tenancy,
         event: &Event,

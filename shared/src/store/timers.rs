@@ -204,7 +204,7 @@ fn timer_key(timer: &Timer) -> Item {
 /// The Puts and Deletes are unconditional on purpose: the session's write in the same
 /// transaction is conditional on its status and version, and that orders every change of
 /// its timers; a timer may also be gone already because TTL deleted it, which is fine.
-pub fn timer_ops(
+pub(crate) fn timer_ops(
     store: &Store,
     tenancy: &Tenancy,
     current: Option<&Session>,

@@ -40,7 +40,7 @@ pub fn verification_item(tenancy: &Tenancy, v: &Verification) -> Result<Item, St
 }
 
 /// A Put of a verification (new, or its redacted form).
-pub fn put_verification(
+pub(crate) fn put_verification(
     store: &Store,
     tenancy: &Tenancy,
     v: &Verification,
@@ -71,7 +71,7 @@ pub struct Sighting {
 }
 
 /// A Put of a sighting.
-pub fn put_sighting(
+pub(crate) fn put_sighting(
     store: &Store,
     tenancy: &Tenancy,
     fingerprint_hex: &str,

@@ -13,6 +13,7 @@ use idv_checks::{
 };
 use time::{Date, Duration};
 
+use super::{sessions, Attempts, WorkflowError};
 use crate::config::ConfigError;
 use crate::domain::applicant::{Address, ApplicantData, IdentityNumber, Name};
 use crate::domain::document::{Document, DocumentAction, FileStatus, RejectReason, Side};
@@ -24,15 +25,11 @@ use crate::domain::values::{CountryCode, Tenancy, Timestamp};
 use crate::domain::verification::{
     Verification, VerificationKind, VerificationRef, VerificationStatus,
 };
-use crate::store::documents::put_document_if_unchanged;
 use crate::store::objects::{sha256_base64, Objects};
-use crate::store::sessions::session_write_ops;
-use crate::store::verifications::{put_sighting, put_verification, Sighting};
-use crate::store::{Store, StoreError};
-use crate::workflow::{self, WorkflowError};
+use crate::store::verifications::Sighting;
+use crate::store::{Store, StoreError, Write};
 
-/// Attempts before a verification gives up on contended writes.
-const ATTEMPTS: usize = 5;
+pub use crate::store::verifications::VerificationFilter;
 
 /// How the checks are configured for this deployment.
 #[derive(Clone)]
@@ -63,7 +60,8 @@ impl Settings {
             None => idv_checks::Config::default(),
         };
         // Read by `secrets::load` at cold start on AWS, from the environment locally.
-        let secret = crate::secrets::get(crate::secrets::FINGERPRINT).unwrap_or_default();
+        let secret =
+            crate::store::secrets::get(crate::store::secrets::FINGERPRINT).unwrap_or_default();
         if secret.len() < 16 {
             return Err(ConfigError::Missing(
                 "IDV_FINGERPRINT_SECRET (at least 16 bytes)",
@@ -230,7 +228,8 @@ pub async fn run(
     lifetime: Duration,
     req: &Request,
 ) -> Result<(Verification, Option<Session>), VerifyError> {
-    for _ in 0..ATTEMPTS {
+    let mut attempts = Attempts::new();
+    while attempts.next().await {
         let now = Timestamp::now();
         let doc = store
             .get_document(tenancy, req.document)
@@ -311,7 +310,7 @@ pub async fn run(
         }
         let session = match session_id {
             Some(id) => Some(
-                workflow::load_session(store, tenancy, id, now)
+                sessions::load_session(store, tenancy, id, now)
                     .await?
                     .ok_or_else(|| {
                         problem(
@@ -479,43 +478,43 @@ pub async fn run(
         next_doc.account_id = doc
             .account_id
             .or(session.as_ref().and_then(|s| s.account_id));
+        let next_account = next_doc.account_id;
 
-        let mut ops = vec![
-            put_verification(store, tenancy, &verification)?,
-            put_document_if_unchanged(store, tenancy, &doc, &next_doc)?,
+        let mut writes = vec![
+            Write::PutVerification(verification.clone()),
+            Write::PutDocument {
+                read: doc.clone(),
+                next: next_doc,
+            },
         ];
         if let Some(fp) = &fingerprint {
             let sighting = Sighting {
                 verification_id: verification.id,
                 document_id: doc.id,
                 session_id,
-                account_id: next_doc.account_id,
+                account_id: next_account,
                 seen_at: now,
             };
-            ops.push(put_sighting(store, tenancy, fp, &sighting)?);
+            writes.push(Write::PutSighting(fp.clone(), sighting));
         }
         let mut written_session = None;
         if let Some(current) = &session {
             let (next, events) =
                 session_changes(current, &doc, &verification, &outcome, req, now, lifetime)?;
-            ops.extend(session_write_ops(
-                store,
-                tenancy,
-                Some(current),
-                &next,
-                &events,
-            )?);
+            writes.push(Write::PutSession {
+                read: current.clone(),
+                next: next.clone(),
+                events,
+            });
             written_session = Some(next);
         }
-        match store.transact("writing a verification", ops).await {
+        match store.write(tenancy, "writing a verification", writes).await {
             Ok(()) => {
                 delete_replaced(objects, &replaced).await;
                 return Ok((verification, written_session));
             }
-            Err(StoreError::ConditionFailed { .. }) | Err(StoreError::TransactionConflict) => {
-                continue
-            }
-            Err(e) => return Err(e.into()),
+            Err(e) if e.is_race() => continue,
+            Err(e) => return Err(WorkflowError::from(e).into()),
         }
     }
     Err(WorkflowError::Conflict.into())

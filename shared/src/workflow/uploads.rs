@@ -10,12 +10,12 @@
 //! event for an already uploaded file, which a write behind the upload URL would send)
 //! hashes the bytes it reads again: other bytes reject the file as `object_replaced`.
 
+use super::{Attempts, WorkflowError};
 use crate::domain::document::{check_upload, parse_object_key, Arrival, FileStatus, RejectReason};
 use crate::domain::ids::{DocumentId, FileId};
 use crate::domain::values::{Tenancy, Timestamp};
 use crate::store::objects::{sha256_base64, Fetched, Objects};
 use crate::store::Store;
-use crate::workflow::WorkflowError;
 
 /// What a check found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,9 +32,6 @@ pub enum UploadCheck {
     Undeclared,
 }
 
-/// Attempts before a check gives up on a contended document (the event is then retried).
-const ATTEMPTS: usize = 8;
-
 /// Checks the object of file `file` of document `doc` and records the outcome.
 pub async fn check_file(
     store: &Store,
@@ -45,7 +42,10 @@ pub async fn check_file(
     now: Timestamp,
 ) -> Result<UploadCheck, WorkflowError> {
     let key = crate::domain::document::object_key(tenancy, doc, file);
-    for _ in 0..ATTEMPTS {
+    // Past the last attempt the check gives up on a contended document (409; the S3
+    // event is then retried).
+    let mut attempts = Attempts::new();
+    while attempts.next().await {
         let Some(current) = store.get_document(tenancy, doc).await? else {
             objects.delete(&key).await?;
             return Ok(UploadCheck::Undeclared);

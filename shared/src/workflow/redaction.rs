@@ -1,271 +1,22 @@
-//! Read–decide–write loops over sessions and accounts, shared by every function.
+//! Redaction: a session's, a document's, a verification's and an account's personal data
+//! made gone, in DynamoDB (items nulled, comments stripped, stored responses scrubbed) and
+//! in S3 (files deleted).
 //!
-//! Each operation reads the session, lets the domain decide the next state, and writes it
-//! conditionally on the status and version it read. When the condition fails DynamoDB hands
-//! back the session as it is now, and the decision is taken again on that: a decision that
-//! raced another one is refused by the state machine (409), not silently applied twice.
-//!
-//! Reads expire overdue sessions on the way ([`load_session`]), so no path ever acts on, or
-//! shows, an overdue session as live.
+//! Every step is resumable and idempotent: it checks what is already done, so a re-run
+//! after an interruption (or the sweep) finishes a cascade without repeating it, and calls
+//! may overlap.
 
-use aws_sdk_dynamodb::types::TransactWriteItem;
-use time::Duration;
-
+use super::sessions::load_session;
+use super::{Attempts, WorkflowError};
 use crate::domain::account::Account;
 use crate::domain::event::{Actor, Event};
 use crate::domain::ids::{AccountId, SessionId};
-use crate::domain::session::{Action, DomainError, Session};
+use crate::domain::session::Session;
 use crate::domain::values::{Tenancy, Timestamp};
-use crate::store::accounts::{delete_open_child, AccountWriteError, OPEN_DOCUMENT, OPEN_SESSION};
+use crate::store::accounts::{AccountWriteError, OPEN_DOCUMENT, OPEN_SESSION};
 use crate::store::objects::Objects;
-use crate::store::sessions::SessionWriteError;
-use crate::store::{Store, StoreError};
-
-/// How often a write is retried after losing a race before answering `409 conflict`.
-const ATTEMPTS: usize = 8;
-
-/// Why a session operation did not happen.
-#[derive(Debug, thiserror::Error)]
-pub enum WorkflowError {
-    /// No such session or account in this tenancy.
-    #[error("not found")]
-    NotFound,
-    /// The state machine refuses the action.
-    #[error(transparent)]
-    Domain(#[from] DomainError),
-    /// The session no longer accepts this kind of change in its status (`action` names the
-    /// change: `update`, `attach_document`, `register_device`).
-    #[error("the session is closed for changes")]
-    Closed {
-        /// Its status.
-        status: crate::domain::session::SessionStatus,
-        /// What was refused.
-        action: &'static str,
-    },
-    /// The requested change is invalid against the current state.
-    #[error("the change is invalid")]
-    Invalid(crate::domain::validation::Problems),
-    /// The document belongs to a session; it is redacted with its session, not alone.
-    #[error("the document belongs to a session")]
-    DocumentOfSession,
-    /// The account's redaction started or finished: nothing new may be attached to it.
-    #[error("the account is redacted")]
-    AccountRedacted,
-    /// Kept losing races; safe to retry.
-    #[error("lost a concurrent write")]
-    Conflict,
-    /// A store failure.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-impl From<SessionWriteError> for WorkflowError {
-    fn from(e: SessionWriteError) -> Self {
-        match e {
-            SessionWriteError::Store(e) => WorkflowError::Store(e),
-            SessionWriteError::AccountRedacted => WorkflowError::AccountRedacted,
-            // Only create links an account; other writes never see this.
-            SessionWriteError::AccountMissing | SessionWriteError::Stale(_) => {
-                WorkflowError::Conflict
-            }
-        }
-    }
-}
-
-/// A change decided on a session.
-pub struct Change {
-    /// The session as it must be written.
-    pub next: Session,
-    /// Events recording it (their `seq` is `next.version`).
-    pub events: Vec<Event>,
-    /// Further writes that must happen atomically with it.
-    pub extra: Vec<TransactWriteItem>,
-}
-
-/// The actor recorded for automatic expiry.
-pub fn expiry_actor() -> Actor {
-    Actor::system("expiry")
-}
-
-/// The automatic expiry of an overdue session, stamped at its deadline so every path that
-/// notices (stream, sweep, read) writes the same `expired_at`.
-pub fn overdue_expiry(session: &Session) -> Option<Change> {
-    let deadline = session.expires_at?;
-    if !session.status.is_expirable() {
-        return None;
-    }
-    let t = session
-        .apply(Action::Expire, deadline, Duration::ZERO)
-        .ok()?;
-    let event = Event::transition(&t, expiry_actor(), None);
-    Some(Change {
-        next: t.next,
-        events: vec![event],
-        extra: Vec::new(),
-    })
-}
-
-/// Reads a session; if it is overdue, expires it first (one extra write, only then).
-pub async fn load_session(
-    store: &Store,
-    tenancy: &Tenancy,
-    id: SessionId,
-    now: Timestamp,
-) -> Result<Option<Session>, StoreError> {
-    let mut current = store.get_session(tenancy, id).await?;
-    for _ in 0..ATTEMPTS {
-        let Some(session) = current.take() else {
-            return Ok(None);
-        };
-        if !session.is_overdue(now) {
-            return Ok(Some(session));
-        }
-        let Some(change) = overdue_expiry(&session) else {
-            return Ok(Some(session));
-        };
-        match store
-            .replace_session(tenancy, &session, &change.next, &change.events, Vec::new())
-            .await
-        {
-            Ok(()) => return Ok(Some(change.next)),
-            Err(SessionWriteError::Stale(Some(now_stored))) => current = Some(*now_stored),
-            Err(SessionWriteError::Stale(None)) => current = store.get_session(tenancy, id).await?,
-            Err(SessionWriteError::Store(e)) => return Err(e),
-            Err(SessionWriteError::AccountMissing | SessionWriteError::AccountRedacted) => {
-                return Ok(Some(session))
-            }
-        }
-    }
-    // Still contended after several attempts: show it as the expiry would leave it.
-    Ok(store
-        .get_session(tenancy, id)
-        .await?
-        .map(|s| overdue_expiry(&s).map_or(s, |c| c.next)))
-}
-
-/// Reads a session (expiring it if overdue), decides a change with `decide`, and writes it
-/// conditionally; on a lost race decides again on the stored state. `decide` returning
-/// `Ok(None)` means nothing to write, and the current session is returned.
-pub async fn modify_session<F>(
-    store: &Store,
-    tenancy: &Tenancy,
-    id: SessionId,
-    now: Timestamp,
-    mut decide: F,
-) -> Result<Session, WorkflowError>
-where
-    F: FnMut(&Session) -> Result<Option<Change>, WorkflowError>,
-{
-    let mut current = load_session(store, tenancy, id, now)
-        .await?
-        .ok_or(WorkflowError::NotFound)?;
-    for _ in 0..ATTEMPTS {
-        let Some(change) = decide(&current)? else {
-            return Ok(current);
-        };
-        match store
-            .replace_session(
-                tenancy,
-                &current,
-                &change.next,
-                &change.events,
-                change.extra,
-            )
-            .await
-        {
-            Ok(()) => return Ok(change.next),
-            Err(SessionWriteError::Stale(stored)) => {
-                let stored = match stored {
-                    Some(s) => Some(*s),
-                    None => store.get_session(tenancy, id).await?,
-                };
-                let stored = stored.ok_or(WorkflowError::NotFound)?;
-                current = match overdue_expiry(&stored) {
-                    Some(_) if stored.is_overdue(now) => load_session(store, tenancy, id, now)
-                        .await?
-                        .ok_or(WorkflowError::NotFound)?,
-                    _ => stored,
-                };
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(WorkflowError::Conflict)
-}
-
-/// Attaching a document or a device to a session: a `created` session starts (and gets its
-/// `expires_at`), any other open session records a `session.updated`; `mutate` adds the
-/// reference. Redacted, decided and expired sessions refuse (409).
-pub fn attach_change(
-    current: &Session,
-    action: &'static str,
-    field: &str,
-    actor: &Actor,
-    now: Timestamp,
-    lifetime: Duration,
-    mutate: impl FnOnce(&mut Session),
-) -> Result<Change, WorkflowError> {
-    use crate::domain::session::SessionStatus as S;
-    current.ensure_open(action)?;
-    if current.status == S::Created {
-        let t = current.apply(Action::Start, now, lifetime)?;
-        let event = Event::transition(&t, actor.clone(), None);
-        let mut next = t.next;
-        mutate(&mut next);
-        return Ok(Change {
-            next,
-            events: vec![event],
-            extra: Vec::new(),
-        });
-    }
-    let mut next = current.clone();
-    mutate(&mut next);
-    next.version += 1;
-    next.updated_at = now.at_least(current.updated_at);
-    let event = Event::change(
-        &next,
-        "session.updated",
-        Some(current.status),
-        actor.clone(),
-        Some(vec![field.to_owned()]),
-    );
-    Ok(Change {
-        next,
-        events: vec![event],
-        extra: Vec::new(),
-    })
-}
-
-/// Applies a state-machine action, recording its event with `actor` (and a reviewer's
-/// `comment` for decisions).
-#[allow(clippy::too_many_arguments)]
-pub async fn transition(
-    store: &Store,
-    tenancy: &Tenancy,
-    id: SessionId,
-    action: Action,
-    actor: &Actor,
-    comment: Option<&str>,
-    now: Timestamp,
-    lifetime: Duration,
-) -> Result<Session, WorkflowError> {
-    modify_session(store, tenancy, id, now, |current| {
-        let mut t = current.apply(action, now, lifetime)?;
-        let event = Event::transition(&t, actor.clone(), comment.map(str::to_owned));
-        if comment.is_some() {
-            t.next
-                .commented_events
-                .get_or_insert_with(Vec::new)
-                .push(event.seq);
-        }
-        Ok(Some(Change {
-            next: t.next,
-            events: vec![event],
-            extra: Vec::new(),
-        }))
-    })
-    .await
-}
+use crate::store::write::SessionWriteError;
+use crate::store::{Child, Store, StoreError, Write};
 
 /// Redacts a session: its personal data becomes null (one conditional write with a
 /// `session.redacted` event, its device's data nulled and its open-child item on the account
@@ -301,11 +52,11 @@ pub async fn redact_session(
     // with comments), so they are stripped by key in one transaction, however long the log.
     if let Some(seqs) = &session.commented_events {
         if !seqs.is_empty() {
-            let ops = seqs
+            let writes = seqs
                 .iter()
-                .map(|seq| store.strip_event_comment(tenancy, id, *seq))
-                .collect::<Result<Vec<_>, _>>()?;
-            store.transact("removing comments", ops).await?;
+                .map(|seq| Write::StripComment(id, *seq))
+                .collect();
+            store.write(tenancy, "removing comments", writes).await?;
         }
         store.scrub_idempotency(tenancy, &id.to_string()).await?;
         return Ok(session);
@@ -313,13 +64,15 @@ pub async fn redact_session(
     // Sessions written before `commented_events` existed: find the comments in the log.
     let events = store.events_with_comments(tenancy, id).await?;
     for chunk in events.chunks(100) {
-        let mut ops = Vec::with_capacity(chunk.len());
-        for event in chunk {
-            let mut clean = event.clone();
-            clean.data.comment = None;
-            ops.push(store.overwrite_event(tenancy, &clean)?);
-        }
-        store.transact("removing comments", ops).await?;
+        let writes = chunk
+            .iter()
+            .map(|event| {
+                let mut clean = event.clone();
+                clean.data.comment = None;
+                Write::OverwriteEvent(clean)
+            })
+            .collect();
+        store.write(tenancy, "removing comments", writes).await?;
     }
     store.scrub_idempotency(tenancy, &id.to_string()).await?;
     Ok(session)
@@ -340,7 +93,8 @@ async fn mark_session_redacted(
     let mut current = load_session(store, tenancy, id, now)
         .await?
         .ok_or(WorkflowError::NotFound)?;
-    for _ in 0..ATTEMPTS {
+    let mut attempts = Attempts::new();
+    while attempts.next().await {
         let device = match current.session_device_id {
             Some(dev) => store.get_device(tenancy, dev).await?,
             None => None,
@@ -349,8 +103,8 @@ async fn mark_session_redacted(
             // Already redacted. A redaction interrupted before this code existed may have
             // left the device: no device can be registered any more, so a plain write is safe.
             if let Some(clean) = device.and_then(|d| d.redacted(now)) {
-                let op = crate::store::devices::put_device(store, tenancy, &clean)?;
-                store.transact("redacting a device", vec![op]).await?;
+                let writes = vec![Write::PutDevice(clean)];
+                store.write(tenancy, "redacting a device", writes).await?;
             }
             return Ok(current);
         };
@@ -363,16 +117,10 @@ async fn mark_session_redacted(
         );
         let mut extra = Vec::new();
         if let Some(clean) = device.and_then(|d| d.redacted(now)) {
-            extra.push(crate::store::devices::put_device(store, tenancy, &clean)?);
+            extra.push(Write::PutDevice(clean));
         }
         if let Some(account) = current.account_id {
-            extra.push(delete_open_child(
-                store,
-                tenancy,
-                account,
-                OPEN_SESSION,
-                &current.id,
-            )?);
+            extra.push(Write::unlink_child(account, Child::Session(current.id)));
         }
         match store
             .replace_session(tenancy, &current, &next, &[event], extra)
@@ -410,7 +158,8 @@ pub async fn redact_document(
     id: crate::domain::ids::DocumentId,
     now: Timestamp,
 ) -> Result<(), WorkflowError> {
-    for _ in 0..ATTEMPTS {
+    let mut attempts = Attempts::new();
+    while attempts.next().await {
         let Some(mut current) = store.get_document(tenancy, id).await? else {
             return Ok(());
         };
@@ -418,22 +167,16 @@ pub async fn redact_document(
             return Ok(());
         }
         if let Some(next) = current.redacted(now) {
-            let mut ops = vec![crate::store::documents::put_document_if_unchanged(
-                store, tenancy, &current, &next,
-            )?];
+            let mut writes = vec![Write::PutDocument {
+                read: current.clone(),
+                next: next.clone(),
+            }];
             if let Some(account) = current.account_id {
-                ops.push(delete_open_child(
-                    store,
-                    tenancy,
-                    account,
-                    OPEN_DOCUMENT,
-                    &current.id,
-                )?);
+                writes.push(Write::unlink_child(account, Child::Document(current.id)));
             }
-            match store.transact("redacting a document", ops).await {
+            match store.write(tenancy, "redacting a document", writes).await {
                 Ok(()) => current = next,
-                Err(e) if e.condition_failed_at(0) => continue,
-                Err(StoreError::TransactionConflict) => continue,
+                Err(e) if e.is_race() => continue,
                 Err(e) => return Err(e.into()),
             }
         }
@@ -454,8 +197,8 @@ pub async fn redact_document(
 }
 
 /// Redacts a standalone document (one of no session) and scrubs the stored responses that
-/// show it. A document of a session is refused with [`WorkflowError::Closed`]
-/// (`action: "redact"`): it is redacted with its session.
+/// show it. A document of a session is refused with [`WorkflowError::DocumentOfSession`]:
+/// it is redacted with its session.
 pub async fn redact_standalone_document(
     store: &Store,
     objects: &Objects,
@@ -490,8 +233,10 @@ pub async fn redact_verification(
         return Ok(());
     };
     if let Some(next) = current.redacted(now) {
-        let op = crate::store::verifications::put_verification(store, tenancy, &next)?;
-        store.transact("redacting a verification", vec![op]).await?;
+        let writes = vec![Write::PutVerification(next)];
+        store
+            .write(tenancy, "redacting a verification", writes)
+            .await?;
     }
     Ok(())
 }
@@ -615,7 +360,8 @@ pub async fn redact_account_step(
     }
     // Record progress, or finish when a query found nothing left.
     let finished = budget > 0 && !out_of_time;
-    for _ in 0..ATTEMPTS {
+    let mut attempts = Attempts::new();
+    while attempts.next().await {
         let next = if finished {
             account.redaction_finished(now)
         } else {
@@ -659,8 +405,10 @@ async fn drop_open_child(
     account: AccountId,
     child: &crate::store::accounts::OpenChild,
 ) -> Result<(), WorkflowError> {
-    let op = delete_open_child(store, tenancy, account, &child.kind, &child.id)?;
-    store.transact("removing an open child", vec![op]).await?;
+    let writes = vec![Write::DeleteOpenChild(account, child.clone())];
+    store
+        .write(tenancy, "removing an open child", writes)
+        .await?;
     Ok(())
 }
 
@@ -671,7 +419,8 @@ async fn mark_account_redacting(
     id: AccountId,
     now: Timestamp,
 ) -> Result<Account, WorkflowError> {
-    for _ in 0..ATTEMPTS {
+    let mut attempts = Attempts::new();
+    while attempts.next().await {
         let current = store
             .get_account(tenancy, id)
             .await?
@@ -716,15 +465,4 @@ pub async fn redact_account(
             AccountRedaction::InProgress(_) => continue,
         }
     }
-}
-
-/// The status a session shows at `now` without writing anything (for lists): an overdue
-/// session shows as expired.
-pub fn as_seen(session: Session, now: Timestamp) -> Session {
-    if session.is_overdue(now) {
-        if let Some(change) = overdue_expiry(&session) {
-            return change.next;
-        }
-    }
-    session
 }
