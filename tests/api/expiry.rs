@@ -137,7 +137,7 @@ async fn ttl_deletion_alone_expires_the_session_and_a_redelivered_batch_changes_
         assert_eq!(polled.failed, 0, "{polled:?}");
         read += polled.read;
         let s = stored(&app, id).await;
-        if s.status == SessionStatus::Expired {
+        if s.status() == SessionStatus::Expired {
             break s;
         }
         if started.elapsed() > TTL_PATH_LIMIT {
@@ -145,7 +145,7 @@ async fn ttl_deletion_alone_expires_the_session_and_a_redelivered_batch_changes_
             panic!(
                 "not expired through TTL and the stream in {TTL_PATH_LIMIT:?}: {:?}; \
                  {read} records read, delivered {delivered:?}, timer {timer:?}",
-                s.status
+                s.status()
             );
         }
         sleep_ms(200).await;
@@ -207,7 +207,7 @@ async fn the_sweep_alone_expires_a_session_and_a_second_sweep_changes_nothing() 
             .await;
         assert_eq!(report.failed, 0, "{report:?}");
         let s = stored(&app, id).await;
-        if s.status == SessionStatus::Expired {
+        if s.status() == SessionStatus::Expired {
             break (s, report);
         }
         assert_eq!(report.expired, 0, "{report:?}");
@@ -248,12 +248,12 @@ async fn a_session_completed_before_its_deadline_is_not_touched() {
     // The completing write removed the timer in the same transaction.
     assert_eq!(timer(&app, done, TimerKind::Expiry).await, None);
     let completed = stored(&app, done).await;
-    assert_eq!(completed.status, SessionStatus::Completed);
+    assert_eq!(completed.status(), SessionStatus::Completed);
     assert!(ms_since(deadline) < 0, "completed before its deadline");
 
     let started = Instant::now();
     let mut delivered = Vec::new();
-    while stored(&app, control).await.status != SessionStatus::Expired {
+    while stored(&app, control).await.status() != SessionStatus::Expired {
         assert!(started.elapsed() < TTL_PATH_LIMIT, "control never expired");
         app.deliver_stream(&mut relay, &mut delivered).await;
         sleep_ms(200).await;
@@ -483,7 +483,7 @@ async fn retention_redacts_a_decided_session_and_its_files_through_the_sweep() {
         "retention (sweep every 250 ms): redacted {} ms after it was due",
         ms_since(retention.due)
     );
-    assert_eq!(redacted.status, SessionStatus::Approved, "status stays");
+    assert_eq!(redacted.status(), SessionStatus::Approved, "status stays");
     assert!(redacted.data.person.is_none());
     assert!(app.object_keys().await.is_empty(), "the files are deleted");
     let last = events(&app, id).await.pop().expect("events");
@@ -556,7 +556,7 @@ async fn retention_redacts_a_decided_session_through_the_ttl_stream() {
         "retention (TTL path): redacted {} ms after it was due",
         ms_since(due)
     );
-    assert_eq!(redacted.status, SessionStatus::Declined);
+    assert_eq!(redacted.status(), SessionStatus::Declined);
     assert!(redacted.data.contact.is_none());
     let last = events(&app, id).await.pop().expect("events");
     assert_eq!(

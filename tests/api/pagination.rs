@@ -197,30 +197,36 @@ async fn accounts_list_by_external_id_and_status() {
 
 #[tokio::test]
 async fn short_pages_walk_both_ways_without_gaps() {
-    use idv::domain::session::{EntityType, SessionStatus};
+    use idv::domain::session::{Action, EntityType, SessionStatus};
     let app = TestApp::new().await;
     // 300 sessions over three status partitions; one in 23 is a business. A list of
     // created or approved businesses merges two partitions with a filter, so its pages stop
     // at the read bound, short or empty, and must still add up to exactly the matches.
     let sessions: Vec<_> = (0..300)
         .map(|i| {
-            let mut s = TestApp::new_session(if i % 23 == 0 {
+            let s = TestApp::new_session(if i % 23 == 0 {
                 EntityType::Business
             } else {
                 EntityType::Person
             });
-            s.status = [
-                SessionStatus::Created,
-                SessionStatus::Approved,
-                SessionStatus::Completed,
-            ][i % 3];
-            s
+            // Created, approved and completed in turn.
+            let path: &[Action] = match i % 3 {
+                0 => &[],
+                1 => &[
+                    Action::Start,
+                    Action::Submit,
+                    Action::Complete,
+                    Action::Approve,
+                ],
+                _ => &[Action::Start, Action::Submit, Action::Complete],
+            };
+            TestApp::walk(s, path)
         })
         .collect();
     app.put_sessions(&sessions).await;
     let mut expected: Vec<(String, String)> = sessions
         .iter()
-        .filter(|s| s.entity_type == EntityType::Business && s.status != SessionStatus::Completed)
+        .filter(|s| s.entity_type == EntityType::Business && s.status() != SessionStatus::Completed)
         .map(|s| {
             (
                 idv::store::keys::position(s.created_at, &s.id),

@@ -55,7 +55,7 @@ async fn a_stale_write_is_refused_and_reports_the_stored_state() {
         .await
     {
         Err(SessionWriteError::Stale(Some(now))) => {
-            assert_eq!(now.status, SessionStatus::Started);
+            assert_eq!(now.status(), SessionStatus::Started);
             assert_eq!(now.version, 2);
         }
         other => panic!("expected a stale write, got {other:?}"),
@@ -66,7 +66,7 @@ async fn a_stale_write_is_refused_and_reports_the_stored_state() {
         .await
         .expect("read")
         .expect("exists");
-    assert_eq!(stored.status, SessionStatus::Started);
+    assert_eq!(stored.status(), SessionStatus::Started);
     let page = idv::store::query::PageRequest {
         size: 10,
         cursor: None,

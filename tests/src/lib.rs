@@ -706,6 +706,19 @@ impl TestApp {
             now,
         )
     }
+
+    /// `s` taken through `actions` by the state machine (at its creation time, with a
+    /// one-hour lifetime): how a fixture gets a status, since only `Session::apply` sets one.
+    pub fn walk(
+        s: idv::domain::session::Session,
+        actions: &[idv::domain::session::Action],
+    ) -> idv::domain::session::Session {
+        actions.iter().fold(s, |s, action| {
+            s.apply(*action, s.created_at, time::Duration::hours(1))
+                .expect("a legal path through the state machine")
+                .next
+        })
+    }
 }
 
 /// A PUT to a presigned URL, as a browser or mobile app would send it: `headers` are the

@@ -193,8 +193,8 @@ impl Expirer {
                 // conditional write, re-decided on the stored state if it lost a race.
                 match workflow::load_session(&self.store, &tenancy, session.id, now).await? {
                     None => Ok(Fired::Gone),
-                    Some(s) if s.status.is_expirable() => Err(ExpiryError::StillLive),
-                    Some(s) if s.status == idv::domain::session::SessionStatus::Expired => {
+                    Some(s) if s.status().is_expirable() => Err(ExpiryError::StillLive),
+                    Some(s) if s.status() == idv::domain::session::SessionStatus::Expired => {
                         Ok(Fired::Expired)
                     }
                     Some(_) => Ok(Fired::Stale),

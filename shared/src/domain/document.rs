@@ -331,8 +331,8 @@ pub struct Document {
     pub kind: DocumentKind,
     /// Incremented by every write; writes are conditional on it.
     pub version: u64,
-    /// Its status.
-    pub status: DocumentStatus,
+    /// Its status: changed only by [`Document::apply`] (read it with [`Document::status`]).
+    status: DocumentStatus,
     /// The declared hint, replaced by what processing found.
     pub document_type: Option<String>,
     /// The hint as the uploader declared it (an input of the checks, so kept apart from
@@ -368,6 +368,43 @@ pub struct Document {
 }
 
 impl Document {
+    /// A new `pending` document, version 1, created at `now`, with its declared `files`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn pending(
+        id: DocumentId,
+        kind: DocumentKind,
+        declared_type: Option<String>,
+        session_id: Option<SessionId>,
+        account_id: Option<AccountId>,
+        files: Vec<DocumentFile>,
+        now: Timestamp,
+    ) -> Document {
+        Document {
+            id,
+            kind,
+            version: 1,
+            status: DocumentStatus::Pending,
+            document_type: declared_type.clone(),
+            declared_type,
+            session_id,
+            account_id,
+            files,
+            extracted: None,
+            verification_ids: Vec::new(),
+            created_at: now,
+            updated_at: now,
+            submitted_at: None,
+            processed_at: None,
+            redacted_at: None,
+            files_deleted_at: None,
+        }
+    }
+
+    /// Its status (changed only by [`Document::apply`]).
+    pub fn status(&self) -> DocumentStatus {
+        self.status
+    }
+
     /// Applies `action` at `now`: the document with its next status, the action's timestamp
     /// (`submitted_at`, `processed_at`, `redacted_at`), `updated_at` and a new version; or
     /// why the lifecycle refuses it. The only place a document changes status.
@@ -657,25 +694,18 @@ mod tests {
 
     fn document(status: DocumentStatus) -> Document {
         let now = Timestamp::from_datetime(time::macros::datetime!(2025-01-15 10:30:00 UTC));
-        Document {
-            id: DocumentId::new(now.datetime()),
-            kind: DocumentKind::Idv,
-            version: 1,
-            status,
-            document_type: None,
-            declared_type: None,
-            session_id: None,
-            account_id: None,
-            files: vec![file(ContentType::Jpeg, 10, None)],
-            extracted: None,
-            verification_ids: Vec::new(),
-            created_at: now,
-            updated_at: now,
-            submitted_at: None,
-            processed_at: None,
-            redacted_at: None,
-            files_deleted_at: None,
-        }
+        let mut d = Document::pending(
+            DocumentId::new(now.datetime()),
+            DocumentKind::Idv,
+            None,
+            None,
+            None,
+            vec![file(ContentType::Jpeg, 10, None)],
+            now,
+        );
+        // A fixture in any status: the tests below check `apply` from each of them.
+        d.status = status;
+        d
     }
 
     /// Today's document lifecycle, written out independently of `apply`.

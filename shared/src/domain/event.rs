@@ -125,7 +125,7 @@ impl Event {
             occurred_at: next.updated_at,
             data: EventData {
                 from,
-                to: Some(next.status),
+                to: Some(next.status()),
                 comment: None,
                 fields,
             },

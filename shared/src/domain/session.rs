@@ -274,8 +274,8 @@ pub const MAX_VERIFICATIONS: usize = 100;
 pub struct Session {
     /// Its id.
     pub id: SessionId,
-    /// Its status.
-    pub status: SessionStatus,
+    /// Its status: changed only by [`Session::apply`] (read it with [`Session::status`]).
+    status: SessionStatus,
     /// Incremented by every write; writes are conditional on it.
     pub version: u64,
     /// Who created it.
@@ -335,6 +335,11 @@ pub struct Transition {
 }
 
 impl Session {
+    /// Its status (changed only by [`Session::apply`]).
+    pub fn status(&self) -> SessionStatus {
+        self.status
+    }
+
     /// A new session in `created`.
     pub fn new(
         id: SessionId,

@@ -15,7 +15,7 @@ fn ts(t: Option<crate::domain::values::Timestamp>) -> Value {
 /// A session resource, in the seed's shape.
 pub fn session(s: &Session) -> Value {
     let mut attrs = Map::new();
-    attrs.insert("status".into(), json!(s.status.as_str()));
+    attrs.insert("status".into(), json!(s.status().as_str()));
     attrs.insert("creator_type".into(), json!(s.creator.kind));
     attrs.insert("creator_id".into(), json!(s.creator.id));
     attrs.insert("entity_type".into(), json!(s.entity_type.as_str()));
@@ -145,7 +145,7 @@ pub fn document(d: &crate::domain::document::Document, urls: &[Option<String>]) 
         })
         .collect();
     let attrs = json!({
-        "status": d.status.as_str(),
+        "status": d.status().as_str(),
         "document_type": d.document_type,
         "files": files,
         "extracted": d.extracted,

@@ -325,26 +325,15 @@ mod tests {
 
     fn doc(session: bool) -> Document {
         let now = Timestamp::parse("2025-01-15T10:30:00Z").expect("ts");
-        Document {
-            id: DocumentId::parse("doc_01HQ0000000000000000000000").expect("id"),
-            kind: DocumentKind::Idv,
-            version: 1,
-            status: DocumentStatus::Pending,
-            document_type: None,
-            declared_type: None,
-            session_id: session
-                .then(|| SessionId::parse("sess_01HQ0000000000000000000000").expect("id")),
-            account_id: None,
-            files: Vec::new(),
-            extracted: None,
-            verification_ids: Vec::new(),
-            created_at: now,
-            updated_at: now,
-            submitted_at: None,
-            processed_at: None,
-            redacted_at: None,
-            files_deleted_at: None,
-        }
+        Document::pending(
+            DocumentId::parse("doc_01HQ0000000000000000000000").expect("id"),
+            DocumentKind::Idv,
+            None,
+            session.then(|| SessionId::parse("sess_01HQ0000000000000000000000").expect("id")),
+            None,
+            Vec::new(),
+            now,
+        )
     }
 
     #[test]

@@ -32,7 +32,7 @@ pub fn session_item(tenancy: &Tenancy, session: &Session) -> Result<Item, StoreE
         (GSI1, keys::sessions_pk(tenancy), pos.clone()),
         (
             GSI3,
-            keys::sessions_by_status_pk(tenancy, session.status.as_str()),
+            keys::sessions_by_status_pk(tenancy, session.status().as_str()),
             pos.clone(),
         ),
     ];
@@ -99,7 +99,7 @@ pub(crate) fn put_session_if_unchanged(
             .condition_expression("#status = :status AND #version = :version")
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#version", "version")
-            .expression_attribute_values(":status", s(expected.status.as_str()))
+            .expression_attribute_values(":status", s(expected.status().as_str()))
             .expression_attribute_values(":version", n(expected.version))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build(),
@@ -173,7 +173,7 @@ impl SessionFilter {
     /// Whether `s`, as users see it, passes the filter.
     pub fn matches(&self, s: &Session) -> bool {
         self.account_id.is_none_or(|a| s.account_id == Some(a))
-            && (self.statuses.is_empty() || self.statuses.contains(&s.status))
+            && (self.statuses.is_empty() || self.statuses.contains(&s.status()))
             && self.entity_type.is_none_or(|e| e == s.entity_type)
             && self.created_from.is_none_or(|t| s.created_at >= t)
             && self.created_to.is_none_or(|t| s.created_at <= t)

@@ -130,7 +130,7 @@ pub fn wanted(
     let due = match kind {
         TimerKind::Expiry => session
             .expires_at
-            .filter(|_| session.status.is_expirable())?,
+            .filter(|_| session.status().is_expirable())?,
         TimerKind::Retention => {
             let keep = retention.for_environment(tenancy.environment)?;
             session.ended_at()?.add(keep)
@@ -324,7 +324,7 @@ impl Store {
                 .condition_expression("#status = :status AND #version = :version")
                 .expression_attribute_names("#status", "status")
                 .expression_attribute_names("#version", "version")
-                .expression_attribute_values(":status", s(session.status.as_str()))
+                .expression_attribute_values(":status", s(session.status().as_str()))
                 .expression_attribute_values(":version", n(session.version))
                 .build(),
         )?;

@@ -10,8 +10,7 @@ use time::Duration;
 use super::sessions::{attach_change, load_session, modify_session};
 use super::{uploads, Attempts, WorkflowError};
 use crate::domain::document::{
-    object_key, ContentType, Document, DocumentAction, DocumentFile, DocumentKind, DocumentStatus,
-    FileStatus, Side,
+    object_key, ContentType, Document, DocumentAction, DocumentFile, DocumentKind, FileStatus, Side,
 };
 use crate::domain::event::{Actor, Event};
 use crate::domain::ids::{AccountId, DocumentId, FileId, SessionId};
@@ -94,25 +93,16 @@ pub fn prepare(
     now: Timestamp,
 ) -> Document {
     let id = DocumentId::new(now.datetime());
-    Document {
+    let files = declare(tenancy, id, input.files, now);
+    Document::pending(
         id,
         kind,
-        version: 1,
-        status: DocumentStatus::Pending,
-        document_type: input.document_type.clone(),
-        declared_type: input.document_type,
-        session_id: input.session,
-        account_id: input.account,
-        files: declare(tenancy, id, input.files, now),
-        extracted: None,
-        verification_ids: Vec::new(),
-        created_at: now,
-        updated_at: now,
-        submitted_at: None,
-        processed_at: None,
-        redacted_at: None,
-        files_deleted_at: None,
-    }
+        input.document_type,
+        input.session,
+        input.account,
+        files,
+        now,
+    )
 }
 
 /// Writes a [`prepare`]d document; the document as written. In a session it is linked to
@@ -243,7 +233,7 @@ pub async fn submit(
     while attempts.next().await {
         let mut current = load(store, tenancy, kind, id).await?;
         // 409 invalid_transition unless pending, before any file is checked.
-        current.status.after(DocumentAction::Submit)?;
+        current.status().after(DocumentAction::Submit)?;
         let pending: Vec<FileId> = current
             .files
             .iter()
@@ -279,7 +269,7 @@ pub async fn submit(
                 .ok_or(WorkflowError::NotFound)?;
             // 409 session_redacted, or invalid_transition once decided or expired.
             session.ensure_open("submit_document")?;
-            if session.status.awaits_submission() {
+            if session.status().awaits_submission() {
                 let t = session.apply(Action::Submit, now, lifetime)?;
                 let event = Event::transition(&t, actor.clone(), None);
                 writes.push(Write::PutSession {

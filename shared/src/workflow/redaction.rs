@@ -111,7 +111,7 @@ async fn mark_session_redacted(
         let event = Event::change(
             &next,
             "session.redacted",
-            Some(current.status),
+            Some(current.status()),
             actor.clone(),
             None,
         );

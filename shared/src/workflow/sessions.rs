@@ -55,7 +55,7 @@ where
         let event = Event::change(
             &next,
             "session.updated",
-            Some(current.status),
+            Some(current.status()),
             actor.clone(),
             Some(fields),
         );
@@ -132,7 +132,7 @@ pub fn expiry_actor() -> Actor {
 /// notices (stream, sweep, read) writes the same `expired_at`.
 pub fn overdue_expiry(session: &Session) -> Option<Change> {
     let deadline = session.expires_at?;
-    if !session.status.is_expirable() {
+    if !session.status().is_expirable() {
         return None;
     }
     let t = session
@@ -252,7 +252,7 @@ pub fn attach_change(
     mutate: impl FnOnce(&mut Session),
 ) -> Result<Change, WorkflowError> {
     current.ensure_open(action)?;
-    if current.status == SessionStatus::Created {
+    if current.status() == SessionStatus::Created {
         let t = current.apply(Action::Start, now, lifetime)?;
         let event = Event::transition(&t, actor.clone(), None);
         let mut next = t.next;
@@ -270,7 +270,7 @@ pub fn attach_change(
     let event = Event::change(
         &next,
         "session.updated",
-        Some(current.status),
+        Some(current.status()),
         actor.clone(),
         Some(vec![field.to_owned()]),
     );

@@ -561,7 +561,7 @@ fn session_changes(
         })?;
         Ok(())
     };
-    if s.status.awaits_submission() {
+    if s.status().awaits_submission() {
         let t = s
             .apply(Action::Submit, now, lifetime)
             .map_err(WorkflowError::from)?;
@@ -575,7 +575,7 @@ fn session_changes(
         events.push(Event::change(
             &s,
             "session.updated",
-            Some(s.status),
+            Some(s.status()),
             req.actor.clone(),
             Some(vec!["verifications".into()]),
         ));
@@ -587,7 +587,7 @@ fn session_changes(
             events.push(Event::change(
                 &s,
                 "session.updated",
-                Some(s.status),
+                Some(s.status()),
                 system.clone(),
                 Some(fields),
             ));

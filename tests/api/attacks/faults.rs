@@ -352,7 +352,7 @@ async fn assert_nothing_written(app: &TestApp, before: usize, session: &str) {
         .await
         .expect("read")
         .expect("session");
-    assert_eq!(stored.status.as_str(), "completed");
+    assert_eq!(stored.status().as_str(), "completed");
 }
 
 #[tokio::test]
