@@ -7,7 +7,7 @@
 
 use axum::extract::State;
 use axum::response::Response;
-use idv::domain::account::{Account, AccountStatus};
+use idv::domain::account::Account;
 use idv::domain::auth::Permission;
 use idv::domain::event::Actor;
 use idv::domain::ids::AccountId;
@@ -92,6 +92,18 @@ pub async fn show(
     Ok(ok(render_account(&account, &sessions, &documents, &base.0)))
 }
 
+/// An account as a list shows it: relationship links only, since linkage would cost a
+/// query per account.
+fn list_item(a: &Account, base: &str) -> serde_json::Value {
+    let mut r = render_account(a, &[], &[], base);
+    for rel in ["sessions", "documents"] {
+        if let Some(o) = r["relationships"][rel].as_object_mut() {
+            o.remove("data");
+        }
+    }
+    r
+}
+
 /// `GET /accounts`.
 pub async fn list(
     State(st): State<AppState>,
@@ -100,15 +112,8 @@ pub async fn list(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let principal = auth.require(Permission::AccountsRead)?;
-    let params = ListParams::parse(query.as_deref(), &["filter[external_id]", "filter[status]"])?;
-    let statuses = params.filter_list(
-        &["filter[status]"],
-        "account statuses",
-        AccountStatus::parse,
-    )?;
-    let external_id = params
-        .filter(&["filter[external_id]"])
-        .map(|(_, v)| v.to_owned());
+    let params = ListParams::parse(query.as_deref(), &input::LIST_FILTERS)?;
+    let (external_id, statuses) = input::list_filter(&params)?;
     let cursors = Cursors::new(
         &st.config.cursor_secret,
         &principal.tenancy,
@@ -126,19 +131,10 @@ pub async fn list(
             &page_req,
         )
         .await?;
-    // List items carry relationship links only: linkage would cost a query per account.
     let data = page
         .items
         .iter()
-        .map(|(_, a)| {
-            let mut r = render_account(a, &[], &[], &base.0);
-            for rel in ["sessions", "documents"] {
-                if let Some(o) = r["relationships"][rel].as_object_mut() {
-                    o.remove("data");
-                }
-            }
-            r
-        })
+        .map(|(_, a)| list_item(a, &base.0))
         .collect();
     let doc = collection(
         &base,

@@ -158,3 +158,22 @@ impl AccountPatch {
         Ok(Some(next))
     }
 }
+
+/// The filters `GET /accounts` accepts.
+pub const LIST_FILTERS: [&str; 2] = ["filter[external_id]", "filter[status]"];
+
+/// The external id and statuses a `GET /accounts` query asks for (400 with the parameter
+/// named when a status does not parse).
+pub fn list_filter(
+    params: &idv::http::pagination::ListParams,
+) -> Result<(Option<String>, Vec<AccountStatus>), idv::http::ApiError> {
+    let statuses = params.filter_list(
+        &["filter[status]"],
+        "account statuses",
+        AccountStatus::parse,
+    )?;
+    let external_id = params
+        .filter(&["filter[external_id]"])
+        .map(|(_, v)| v.to_owned());
+    Ok((external_id, statuses))
+}

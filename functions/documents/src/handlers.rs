@@ -7,9 +7,9 @@
 use axum::extract::{Path, State};
 use axum::response::Response;
 use idv::domain::auth::{Permission, Principal};
-use idv::domain::document::{Document, DocumentFile, DocumentKind, DocumentStatus, FileStatus};
+use idv::domain::document::{Document, DocumentFile, DocumentKind, FileStatus};
 use idv::domain::event::Actor;
-use idv::domain::ids::{AccountId, DocumentId, SessionId};
+use idv::domain::ids::DocumentId;
 use idv::domain::validation::ProblemKind;
 use idv::domain::values::Timestamp;
 use idv::http::extract::{Auth, Body, RawQuery};
@@ -18,7 +18,7 @@ use idv::http::middleware::BasePath;
 use idv::http::pagination::{collection, Cursors, ListParams};
 use idv::http::{render, ApiError, AppState};
 use idv::workflow;
-use idv::workflow::documents::{self, DocumentFilter};
+use idv::workflow::documents;
 use serde_json::{json, Value};
 
 use crate::input;
@@ -262,28 +262,8 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     let principal = auth.require(Permission::DocumentsRead)?;
     let kind = kind(&kind_segment)?;
-    let params = ListParams::parse(
-        query.as_deref(),
-        &["filter[session_id]", "filter[account_id]", "filter[status]"],
-    )?;
-    let mut filter = DocumentFilter::default();
-    if let Some((name, v)) = params.filter(&["filter[session_id]"]) {
-        filter.session_id = Some(
-            SessionId::parse(v)
-                .map_err(|_| ApiError::parameter(name, "must be a session id (sess_…)"))?,
-        );
-    }
-    if let Some((name, v)) = params.filter(&["filter[account_id]"]) {
-        filter.account_id = Some(
-            AccountId::parse(v)
-                .map_err(|_| ApiError::parameter(name, "must be an account id (acc_…)"))?,
-        );
-    }
-    filter.statuses = params.filter_list(
-        &["filter[status]"],
-        "document statuses",
-        DocumentStatus::parse,
-    )?;
+    let params = ListParams::parse(query.as_deref(), &input::LIST_FILTERS)?;
+    let filter = input::list_filter(&params)?;
     let list = format!("documents:{}", kind.path_segment());
     let cursors = Cursors::new(&st.config.cursor_secret, &principal.tenancy, &list, &params);
     let page = cursors.page_request(&params)?;

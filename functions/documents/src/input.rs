@@ -2,10 +2,14 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use idv::domain::document::DocumentStatus;
 use idv::domain::document::{ContentType, DocumentKind, Side, MAX_FILES, MAX_FILE_BYTES};
 use idv::domain::ids::{AccountId, SessionId};
 use idv::domain::validation::{ObjectReader, ProblemKind, Problems};
 use idv::http::jsonapi::RequestDoc;
+use idv::http::pagination::ListParams;
+use idv::http::ApiError;
+use idv::workflow::documents::DocumentFilter;
 use serde_json::Value;
 
 pub use idv::workflow::documents::{FileDecl, NewDocument};
@@ -185,4 +189,31 @@ pub fn new_file(kind: DocumentKind, body: &Value) -> Result<FileDecl, Problems> 
         Some(f) if p.is_empty() => Ok(f),
         _ => Err(p),
     }
+}
+
+/// The filters `GET /documents/{kind}` accepts.
+pub const LIST_FILTERS: [&str; 3] = ["filter[session_id]", "filter[account_id]", "filter[status]"];
+
+/// The filter a `GET /documents/{kind}` query asks for (400 with the parameter named when
+/// a value does not parse).
+pub fn list_filter(params: &ListParams) -> Result<DocumentFilter, ApiError> {
+    let mut filter = DocumentFilter::default();
+    if let Some((name, v)) = params.filter(&["filter[session_id]"]) {
+        filter.session_id = Some(
+            SessionId::parse(v)
+                .map_err(|_| ApiError::parameter(name, "must be a session id (sess_…)"))?,
+        );
+    }
+    if let Some((name, v)) = params.filter(&["filter[account_id]"]) {
+        filter.account_id = Some(
+            AccountId::parse(v)
+                .map_err(|_| ApiError::parameter(name, "must be an account id (acc_…)"))?,
+        );
+    }
+    filter.statuses = params.filter_list(
+        &["filter[status]"],
+        "document statuses",
+        DocumentStatus::parse,
+    )?;
+    Ok(filter)
 }

@@ -8,15 +8,14 @@ use axum::extract::State;
 use axum::response::Response;
 use idv::domain::auth::Permission;
 use idv::domain::event::Actor;
-use idv::domain::ids::{SessionId, VerificationId};
+use idv::domain::ids::VerificationId;
 use idv::domain::values::{Environment, Timestamp};
-use idv::domain::verification::VerificationStatus;
 use idv::http::extract::{Auth, Body, PathId, RawQuery};
 use idv::http::jsonapi::{created, ok, respond};
 use idv::http::middleware::BasePath;
 use idv::http::pagination::{collection, Cursors, ListParams};
 use idv::http::{render, ApiError};
-use idv::workflow::verify::{self, Request, VerificationFilter, VerifyError};
+use idv::workflow::verify::{self, Request, VerifyError};
 
 use crate::{input, VerifyState};
 
@@ -78,18 +77,6 @@ pub async fn show(
     Ok(ok(render::verification(&v)))
 }
 
-/// The list filters, each under its `filter[…]` name and its bare alias.
-const FILTERS: [&str; 8] = [
-    "filter[status]",
-    "status",
-    "filter[session_id]",
-    "session_id",
-    "filter[created_at_from]",
-    "created_at_from",
-    "filter[created_at_to]",
-    "created_at_to",
-];
-
 /// `GET /verifications`.
 pub async fn list(
     State(st): State<VerifyState>,
@@ -98,38 +85,8 @@ pub async fn list(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let principal = auth.require(Permission::VerificationsRead)?;
-    let params = ListParams::parse(query.as_deref(), &FILTERS)?;
-    let mut filter = VerificationFilter {
-        statuses: params.filter_list(
-            &["filter[status]", "status"],
-            "passed, failed or requires_retry",
-            VerificationStatus::parse,
-        )?,
-        ..VerificationFilter::default()
-    };
-    if let Some((name, v)) = params.filter(&["filter[session_id]", "session_id"]) {
-        filter.session_id = Some(
-            SessionId::parse(v)
-                .map_err(|_| ApiError::parameter(name, "must be a session id (sess_…)"))?,
-        );
-    }
-    for (names, slot) in [
-        (
-            ["filter[created_at_from]", "created_at_from"],
-            &mut filter.created_from,
-        ),
-        (
-            ["filter[created_at_to]", "created_at_to"],
-            &mut filter.created_to,
-        ),
-    ] {
-        if let Some((name, v)) = params.filter(&names) {
-            *slot = Some(
-                Timestamp::parse(v)
-                    .ok_or_else(|| ApiError::parameter(name, "must be an RFC 3339 timestamp"))?,
-            );
-        }
-    }
+    let params = ListParams::parse(query.as_deref(), &input::LIST_FILTERS)?;
+    let filter = input::list_filter(&params)?;
     let cursors = Cursors::new(
         &st.app.config.cursor_secret,
         &principal.tenancy,

@@ -3,8 +3,13 @@
 use idv::domain::ids::{DocumentId, SessionId};
 use idv::domain::validation::{ObjectReader, ProblemKind, Problems};
 use idv::domain::values::parse_date;
+use idv::domain::values::Timestamp;
 use idv::domain::verification::VerificationKind;
+use idv::domain::verification::VerificationStatus;
 use idv::http::jsonapi::RequestDoc;
+use idv::http::pagination::ListParams;
+use idv::http::ApiError;
+use idv::workflow::verify::VerificationFilter;
 use serde_json::Value;
 use time::Date;
 
@@ -131,4 +136,54 @@ pub fn new_verification(body: &Value, today: Date) -> Result<NewVerification, Pr
         }),
         _ => Err(p),
     }
+}
+
+/// The list filters of `GET /verifications`, each under its `filter[…]` name and its bare
+/// alias.
+pub const LIST_FILTERS: [&str; 8] = [
+    "filter[status]",
+    "status",
+    "filter[session_id]",
+    "session_id",
+    "filter[created_at_from]",
+    "created_at_from",
+    "filter[created_at_to]",
+    "created_at_to",
+];
+
+/// The filter a `GET /verifications` query asks for (400 with the parameter named when a
+/// value does not parse).
+pub fn list_filter(params: &ListParams) -> Result<VerificationFilter, ApiError> {
+    let mut filter = VerificationFilter {
+        statuses: params.filter_list(
+            &["filter[status]", "status"],
+            "passed, failed or requires_retry",
+            VerificationStatus::parse,
+        )?,
+        ..VerificationFilter::default()
+    };
+    if let Some((name, v)) = params.filter(&["filter[session_id]", "session_id"]) {
+        filter.session_id = Some(
+            SessionId::parse(v)
+                .map_err(|_| ApiError::parameter(name, "must be a session id (sess_…)"))?,
+        );
+    }
+    for (names, slot) in [
+        (
+            ["filter[created_at_from]", "created_at_from"],
+            &mut filter.created_from,
+        ),
+        (
+            ["filter[created_at_to]", "created_at_to"],
+            &mut filter.created_to,
+        ),
+    ] {
+        if let Some((name, v)) = params.filter(&names) {
+            *slot = Some(
+                Timestamp::parse(v)
+                    .ok_or_else(|| ApiError::parameter(name, "must be an RFC 3339 timestamp"))?,
+            );
+        }
+    }
+    Ok(filter)
 }
