@@ -195,3 +195,65 @@ async fn every_item_with_a_ttl_is_in_every_index() {
     }
     assert!(with_ttl >= 2, "an idempotency record and an expiry timer");
 }
+
+/// A transaction of typed writes names the write that refused, whatever its position, and
+/// writes nothing.
+#[tokio::test]
+async fn a_refused_write_is_named_not_counted() {
+    use idv::domain::document::{Document, DocumentKind};
+    use idv::domain::ids::{AccountId, DocumentId};
+    use idv::store::{Child, Refusal, Write, WriteError};
+
+    let app = TestApp::new().await;
+    let now = Timestamp::now();
+    let doc = |id| Document::pending(id, DocumentKind::Idv, None, None, None, Vec::new(), now);
+    let first = doc(DocumentId::new(now.datetime()));
+    app.store
+        .write(
+            &app.tenancy,
+            "test",
+            vec![Write::NewDocument(first.clone())],
+        )
+        .await
+        .expect("a new document");
+
+    // A fresh document linked to an account that does not exist: the account check refuses
+    // (it is the second write), and the document is not written.
+    let fresh = doc(DocumentId::new(now.datetime()));
+    let missing = AccountId::new(now.datetime());
+    let mut writes = vec![Write::NewDocument(fresh.clone())];
+    writes.extend(Write::link_child(Some(missing), Child::Document(fresh.id)));
+    match app.store.write(&app.tenancy, "test", writes).await {
+        Err(WriteError::Refused(Refusal::AccountMissing)) => {}
+        other => panic!("expected the account check to refuse, got {other:?}"),
+    }
+    assert!(app
+        .store
+        .get_document(&app.tenancy, fresh.id)
+        .await
+        .expect("read")
+        .is_none());
+
+    // The same id written again: the document write refuses, by name, though it comes last.
+    let s = new_session();
+    let created = Event::change(&s, "session.created", None, Actor::system("test"), None);
+    let writes = vec![
+        Write::NewSession {
+            session: s.clone(),
+            events: vec![created],
+        },
+        Write::NewDocument(first.clone()),
+    ];
+    match app.store.write(&app.tenancy, "test", writes).await {
+        Err(WriteError::Refused(Refusal::Document)) => {}
+        other => panic!("expected the document write to refuse, got {other:?}"),
+    }
+    assert!(
+        app.store
+            .get_session(&app.tenancy, s.id)
+            .await
+            .expect("read")
+            .is_none(),
+        "nothing of a refused transaction is written"
+    );
+}
