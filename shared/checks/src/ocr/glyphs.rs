@@ -33,6 +33,8 @@ const DATA: &[u8] = include_bytes!("ocrb_templates.bin");
 pub struct Template {
     /// Index into [`ALPHABET`].
     pub class: usize,
+    /// Cut × blur, as written by the script (`cut * 3 + blur`).
+    pub variant: u8,
     /// Normalised values, `TW*TH`.
     pub values: Vec<f32>,
 }
@@ -52,11 +54,13 @@ pub fn parse(data: &[u8]) -> Option<Vec<Template>> {
     for _ in 0..count {
         let ch = *rest.first()?;
         let class = ALPHABET.iter().position(|c| *c == ch)?;
+        let variant = *rest.get(1)?;
         let pixels = rest.get(2..2 + TW * TH)?;
         rest = rest.get(2 + TW * TH..)?;
         let raw: Vec<f32> = pixels.iter().map(|p| f32::from(*p) / 255.0).collect();
         out.push(Template {
             class,
+            variant,
             values: normalise(&raw)?,
         });
     }
@@ -67,7 +71,11 @@ pub fn parse(data: &[u8]) -> Option<Vec<Template>> {
 pub fn normalise(v: &[f32]) -> Option<Vec<f32>> {
     let n = v.len().max(1) as f32;
     let mean = v.iter().sum::<f32>() / n;
-    let norm = v.iter().map(|x| (x - mean) * (x - mean)).sum::<f32>().sqrt();
+    let norm = v
+        .iter()
+        .map(|x| (x - mean) * (x - mean))
+        .sum::<f32>()
+        .sqrt();
     if norm < 1e-3 {
         return None;
     }
@@ -89,7 +97,11 @@ mod tests {
         let t = templates();
         assert!(!t.is_empty());
         for class in 0..ALPHABET.len() {
-            assert!(t.iter().any(|x| x.class == class), "{}", ALPHABET[class] as char);
+            assert!(
+                t.iter().any(|x| x.class == class),
+                "{}",
+                ALPHABET[class] as char
+            );
         }
     }
 

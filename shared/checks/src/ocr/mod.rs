@@ -20,6 +20,9 @@ pub mod glyphs;
 pub mod locate;
 pub mod segment;
 
+#[cfg(test)]
+mod tests;
+
 /// One character as read, with how sure the classifier was.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ReadChar {

@@ -13,6 +13,8 @@ use crate::mrz::MrzFormat;
 
 /// Cap height of the sampled strip, pixels.
 const STRIP_CAP: f32 = 26.0;
+/// ICAO 9303 pitch (2.54 mm) over the OCR-B size I cap height (2.42 mm).
+const PITCH_PER_CAP: f32 = 2.54 / 2.42;
 
 /// An upright strip of one line: ink 0–1 (paper 0), plus raw statistics.
 struct Strip {
@@ -77,7 +79,11 @@ fn sample(
                 for i in 0..ss {
                     let u = (x as f32 + (i as f32 + 0.5) / ss as f32) * scale - margin;
                     let v = (y as f32 + (j as f32 + 0.5) / ss as f32 - h as f32 / 2.0) * scale;
-                    acc += bilinear(img, start.0 + u * d.0 + v * n.0, start.1 + u * d.1 + v * n.1);
+                    acc += bilinear(
+                        img,
+                        start.0 + u * d.0 + v * n.0,
+                        start.1 + u * d.1 + v * n.1,
+                    );
                 }
             }
             let val = acc / (ss * ss) as f32;
@@ -89,15 +95,26 @@ fn sample(
     }
     let mut sorted = raw.clone();
     sorted.sort_by(f32::total_cmp);
-    let q = |p: f32| sorted.get(((sorted.len() - 1) as f32 * p) as usize).copied().unwrap_or(0.0);
+    let q = |p: f32| {
+        sorted
+            .get(((sorted.len() - 1) as f32 * p) as usize)
+            .copied()
+            .unwrap_or(0.0)
+    };
     let (dark, paper) = (q(0.03), q(0.75));
     let span = (paper - dark).max(1.0);
-    let ink = raw.iter().map(|v| ((paper - v) / span).clamp(0.0, 1.0)).collect();
+    let ink = raw
+        .iter()
+        .map(|v| ((paper - v) / span).clamp(0.0, 1.0))
+        .collect();
     let mut lap = Vec::with_capacity(w * h);
     for y in 1..h.saturating_sub(1) {
         for x in 1..w.saturating_sub(1) {
             let c = raw[y * w + x];
-            let l = raw[y * w + x - 1] + raw[y * w + x + 1] + raw[(y - 1) * w + x] + raw[(y + 1) * w + x]
+            let l = raw[y * w + x - 1]
+                + raw[y * w + x + 1]
+                + raw[(y - 1) * w + x]
+                + raw[(y + 1) * w + x]
                 - 4.0 * c;
             lap.push(f64::from(l));
         }
@@ -120,7 +137,11 @@ fn sample(
 /// Cap line and baseline rows of the text line through the strip's middle.
 fn text_rows(s: &Strip) -> Option<(f32, f32)> {
     let prof: Vec<f32> = (0..s.h)
-        .map(|y| s.ink.get(y * s.w..(y + 1) * s.w).map_or(0.0, |r| r.iter().filter(|v| **v > 0.5).count() as f32))
+        .map(|y| {
+            s.ink
+                .get(y * s.w..(y + 1) * s.w)
+                .map_or(0.0, |r| r.iter().filter(|v| **v > 0.5).count() as f32)
+        })
         .collect();
     let mid = s.h / 2;
     // The peak near the middle (within a cap height).
@@ -150,7 +171,12 @@ fn glyph_centres(s: &Strip, top: f32, bot: f32) -> Vec<f32> {
     let (t, b) = (top.max(0.0) as usize, (bot as usize).min(s.h));
     let cap = (bot - top).max(1.0);
     let col: Vec<bool> = (0..s.w)
-        .map(|x| (t..b).filter(|y| s.ink.get(y * s.w + x).is_some_and(|v| *v > 0.5)).count() >= 2)
+        .map(|x| {
+            (t..b)
+                .filter(|y| s.ink.get(y * s.w + x).is_some_and(|v| *v > 0.5))
+                .count()
+                >= 2
+        })
         .collect();
     let mut out = Vec::new();
     let mut x = 0;
@@ -176,18 +202,41 @@ fn fit_pitch(centres: &[f32], n: usize, p0: f32) -> Option<(f32, f32)> {
     if centres.len() < n / 2 || p0 <= 0.0 {
         return None;
     }
-    let mut gaps: Vec<f32> = centres.windows(2).map(|w| w[1] - w[0]).filter(|g| *g > 0.6 * p0 && *g < 1.4 * p0).collect();
-    gaps.sort_by(f32::total_cmp);
-    let mut p = gaps.get(gaps.len() / 2).copied().unwrap_or(p0);
-    let mut o = *centres.first()?;
+    // Pitch by phase coherence: the period in ±20 % of the locator's pitch at which the
+    // centres line up best (immune to a lost or split glyph, unlike gaps or counts).
+    let mut best = (0f32, p0, 0f32);
+    for step in 0..=200 {
+        let p = p0 * (0.8 + 0.4 * step as f32 / 200.0);
+        let (mut re, mut im) = (0f32, 0f32);
+        for c in centres {
+            let ph = std::f32::consts::TAU * c / p;
+            re += ph.cos();
+            im += ph.sin();
+        }
+        let mag = re.hypot(im);
+        if mag > best.0 {
+            best = (mag, p, im.atan2(re));
+        }
+    }
+    let mut p = best.1;
+    // The lattice origin: the phase, moved to the first centre's cell.
+    let phase_o = best.2.rem_euclid(std::f32::consts::TAU) / std::f32::consts::TAU * p;
+    let first = *centres.first()?;
+    let mut o = phase_o + ((first - phase_o) / p).round() * p;
     for _ in 0..4 {
         // Assign lattice indices, keep the best window of n cells, refit.
-        let ks: Vec<i64> = centres.iter().map(|c| ((c - o) / p).round() as i64).collect();
+        let ks: Vec<i64> = centres
+            .iter()
+            .map(|c| ((c - o) / p).round() as i64)
+            .collect();
         let kmin = *ks.iter().min()?;
         let kmax = *ks.iter().max()?;
         let mut best = (0usize, kmin);
         for start in kmin..=kmax.max(kmin) {
-            let cnt = ks.iter().filter(|k| **k >= start && **k < start + n as i64).count();
+            let cnt = ks
+                .iter()
+                .filter(|k| **k >= start && **k < start + n as i64)
+                .count();
             if cnt > best.0 {
                 best = (cnt, start);
             }
@@ -221,14 +270,21 @@ fn fit_pitch(centres: &[f32], n: usize, p0: f32) -> Option<(f32, f32)> {
 /// Reads the `n` cells of a line; `None` when the lattice does not fit.
 fn read_line(s: &Strip, n: usize, p0: f32) -> Option<(Vec<ReadChar>, f32)> {
     let (top, bot) = text_rows(s)?;
-    let cap = bot - top;
-    if cap < 4.0 {
+    if bot - top < 4.0 {
         return None;
     }
     let centres = glyph_centres(s, top, bot);
     let (o, p) = fit_pitch(&centres, n, p0)?;
+    // The scale comes from the pitch, not from the measured height: OCR-B digits stand
+    // taller than capitals, so a line's ink height depends on what it says, while ICAO
+    // fixes the pitch to the cap height. The baseline is shared by every glyph.
+    let cap = p / PITCH_PER_CAP;
+    let top = bot - cap;
     // The line must fill its cells: no glyphs left outside the lattice.
-    let outside = centres.iter().filter(|c| **c < o - 0.7 * p || **c > o + (n as f32 - 0.3) * p).count();
+    let outside = centres
+        .iter()
+        .filter(|c| **c < o - 0.7 * p || **c > o + (n as f32 - 0.3) * p)
+        .count();
     if outside > 1 {
         return None;
     }
@@ -239,8 +295,14 @@ fn read_line(s: &Strip, n: usize, p0: f32) -> Option<(Vec<ReadChar>, f32)> {
     for i in 0..n {
         let c = o + i as f32 * p;
         // Ink box of the cell's columns, to centre the glyph like the templates.
-        let (x0, x1) = ((c - 0.5 * p).floor().max(0.0) as usize, ((c + 0.5 * p).ceil() as usize).min(s.w));
-        let (t, b) = ((top - 0.1 * cap).max(0.0) as usize, ((bot + 0.1 * cap) as usize).min(s.h));
+        let (x0, x1) = (
+            (c - 0.5 * p).floor().max(0.0) as usize,
+            ((c + 0.5 * p).ceil() as usize).min(s.w),
+        );
+        let (t, b) = (
+            (top - 0.1 * cap).max(0.0) as usize,
+            ((bot + 0.1 * cap) as usize).min(s.h),
+        );
         let cols: Vec<usize> = (x0..x1)
             .filter(|x| (t..b).any(|y| s.ink.get(y * s.w + x).is_some_and(|v| *v > 0.5)))
             .collect();
@@ -272,7 +334,10 @@ fn ink_at(s: &Strip, x: f32, y: f32) -> f32 {
         if xx < 0 || yy < 0 || xx >= s.w as i64 || yy >= s.h as i64 {
             0.0
         } else {
-            s.ink.get(yy as usize * s.w + xx as usize).copied().unwrap_or(0.0)
+            s.ink
+                .get(yy as usize * s.w + xx as usize)
+                .copied()
+                .unwrap_or(0.0)
         }
     };
     (px(x0, y0) * (1.0 - fx) + px(x0 + 1, y0) * fx) * (1.0 - fy)
@@ -332,7 +397,11 @@ pub fn read_band(img: &GrayImage, band: &Band) -> Option<MrzReading> {
                 skew -= 360.0;
             }
             let total_px: usize = strips.iter().map(|s| s.w * s.h).sum();
-            let format = match (read.len(), n, read.first().and_then(|l| l.first()).map(|c| c.ch)) {
+            let format = match (
+                read.len(),
+                n,
+                read.first().and_then(|l| l.first()).map(|c| c.ch),
+            ) {
                 (3, _, _) => MrzFormat::Td1,
                 (_, 44, Some('V')) => MrzFormat::MrvA,
                 (_, 44, _) => MrzFormat::Td3,
@@ -345,8 +414,13 @@ pub fn read_band(img: &GrayImage, band: &Band) -> Option<MrzReading> {
                 lines: read,
                 quality: BandQuality {
                     char_height_px: band.height,
-                    sharpness: round2(strips.iter().map(|s| s.sharpness).sum::<f64>() / strips.len() as f64),
-                    glare_fraction: round4(strips.iter().map(|s| s.saturated).sum::<usize>() as f64 / total_px.max(1) as f64),
+                    sharpness: round2(
+                        strips.iter().map(|s| s.sharpness).sum::<f64>() / strips.len() as f64,
+                    ),
+                    glare_fraction: round4(
+                        strips.iter().map(|s| s.saturated).sum::<usize>() as f64
+                            / total_px.max(1) as f64,
+                    ),
                     contrast: round2(f64::from(first_strip.paper - first_strip.dark)),
                     mean_score: mean,
                 },

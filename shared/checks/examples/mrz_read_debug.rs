@@ -1,0 +1,104 @@
+//! Developer tool of the MRZ photo reader: reads generated samples (or image files given
+//! as arguments) and prints, per sample, the text read against the truth with the
+//! confidence of every character that differs. Not a measurement (see `mrz_accuracy`).
+//!
+//! `cargo run --release -p idv-checks --features fixtures --example mrz_read_debug -- \
+//!   [--set clean] [--n 20] [--seed 1] [files…]`
+
+use idv_checks::fixtures::mrz_photo::{sample_set, SetKind};
+use idv_checks::ocr::read_mrz;
+
+fn main() {
+    let v: Vec<String> = std::env::args().skip(1).collect();
+    let (mut set, mut n, mut seed, mut files) = (SetKind::ALL[0], 20usize, 1u64, Vec::new());
+    let mut i = 0;
+    while i < v.len() {
+        let next = v.get(i + 1).cloned().unwrap_or_default();
+        match v[i].as_str() {
+            "--set" => {
+                set = SetKind::ALL
+                    .into_iter()
+                    .find(|s| s.name() == next)
+                    .unwrap_or(set)
+            }
+            "--n" => n = next.parse().unwrap_or(n),
+            "--seed" => seed = next.parse().unwrap_or(seed),
+            f => {
+                files.push(f.to_string());
+                i += 1;
+                continue;
+            }
+        }
+        i += 2;
+    }
+    if !files.is_empty() {
+        for f in files {
+            let img = image::open(&f).map(|i| i.to_luma8());
+            match img {
+                Ok(g) => match read_mrz(&g) {
+                    Ok(r) => println!(
+                        "{f}: rot {} q {:?}\n{}",
+                        r.rotation_degrees,
+                        r.quality,
+                        r.text()
+                    ),
+                    Err(e) => println!("{f}: {}", e.code()),
+                },
+                Err(e) => println!("{f}: {e}"),
+            }
+        }
+        return;
+    }
+    for s in sample_set(set, n, seed) {
+        let jpeg = s.mrz_jpeg();
+        let Ok(img) = image::load_from_memory(&jpeg).map(|i| i.to_luma8()) else {
+            continue;
+        };
+        let t0 = std::time::Instant::now();
+        let r = read_mrz(&img);
+        let ms = t0.elapsed().as_secs_f64() * 1000.0;
+        let truth = s.truth.text();
+        match r {
+            Ok(r) => {
+                let text = r.text();
+                let ok = text == truth;
+                println!(
+                    "{} {}x{} {:.0}ms rot {} h {:.1} unsure {} {}",
+                    s.id,
+                    img.width(),
+                    img.height(),
+                    ms,
+                    r.rotation_degrees,
+                    r.quality.char_height_px,
+                    r.unsure_count(),
+                    if ok { "OK" } else { "DIFF" }
+                );
+                if !ok {
+                    println!(
+                        "  read  {}\n  truth {}",
+                        text.replace('\n', " / "),
+                        truth.replace('\n', " / ")
+                    );
+                    for (l, (rl, tl)) in r.lines.iter().zip(s.truth.lines().iter()).enumerate() {
+                        for (c, (rc, tc)) in rl.iter().zip(tl.chars()).enumerate() {
+                            if rc.ch != tc {
+                                println!(
+                                    "    {l}:{c} {}→{} conf {:.2} alts {:?}",
+                                    tc, rc.ch, rc.confidence, rc.alternatives
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+            Err(e) => println!(
+                "{} {}x{} {:.0}ms {}",
+                s.id,
+                img.width(),
+                img.height(),
+                ms,
+                e.code()
+            ),
+        }
+    }
+}
