@@ -109,7 +109,9 @@ const FIELDS: [&str; 7] = [
     "expiry",
 ];
 
-/// Which of [`FIELDS`] the reading got right, each compared with the parse of the truth.
+/// Which of [`FIELDS`] the reading got right, each compared with the truth. Both texts go
+/// through `mrz::parse_strict` (no text-only O/0 repairs), so a field counts as right only
+/// when the reader itself produced it.
 fn fields_right(truth: &Mrz, read: Option<&Mrz>) -> [bool; 7] {
     let Some(r) = read else {
         return [false; 7];
@@ -180,7 +182,7 @@ fn run(sample: &Sample, a: &Args, t: &mut Tally, cfg: &Config) {
         }
     }
     let truth_lines = sample.truth.lines();
-    let truth_mrz = mrz::parse(&sample.truth.text(), EVALUATED_ON).ok();
+    let truth_mrz = mrz::parse_strict(&sample.truth.text(), EVALUATED_ON).ok();
     let start = Instant::now();
     let reading = image::load_from_memory(&jpeg)
         .ok()
@@ -220,7 +222,7 @@ fn run(sample: &Sample, a: &Args, t: &mut Tally, cfg: &Config) {
     if let Some(tm) = &truth_mrz {
         let read_mrz = read_text
             .as_deref()
-            .and_then(|s| mrz::parse(s, EVALUATED_ON).ok());
+            .and_then(|s| mrz::parse_strict(s, EVALUATED_ON).ok());
         let f = fields_right(tm, read_mrz.as_ref());
         let right = f.iter().filter(|x| **x).count();
         t.fields_right += right;
