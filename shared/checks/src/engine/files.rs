@@ -80,6 +80,7 @@ pub(super) fn read_each(
             error: None,
             quality: None,
             barcode_view: None,
+            mrz_band: None,
         };
         if as_declared {
             read(file, &mut report, &mut budget);
@@ -114,7 +115,13 @@ pub(super) fn image_quality_check(files: &[FileReport]) -> Verdict {
         if let Some(e) = f.error {
             push_unique(&mut reasons, e);
         }
-        if let Some(q) = &f.quality {
+        // A photo whose MRZ was read is judged on the band itself: the rest of the frame
+        // (a desk, a blurred background, a greyscale scan) does not matter.
+        if let Some(band) = &f.mrz_band {
+            for r in &band.reasons {
+                push_unique(&mut reasons, r);
+            }
+        } else if let Some(q) = &f.quality {
             for r in &q.reasons {
                 push_unique(&mut reasons, r);
             }
