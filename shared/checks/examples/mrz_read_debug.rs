@@ -5,8 +5,9 @@
 //! `cargo run --release -p idv-checks --features fixtures --example mrz_read_debug -- \
 //!   [--set clean] [--n 20] [--seed 1] [files…]`
 
-use idv_checks::fixtures::mrz_photo::{sample_set, SetKind};
+use idv_checks::fixtures::mrz_photo::{sample_set, SetKind, EVALUATED_ON};
 use idv_checks::ocr::read_mrz;
+use idv_checks::*;
 
 fn main() {
     let v: Vec<String> = std::env::args().skip(1).collect();
@@ -58,6 +59,30 @@ fn main() {
         let r = read_mrz(&img);
         let ms = t0.elapsed().as_secs_f64() * 1000.0;
         let truth = s.truth.text();
+        // Whole engine on the sample's files, for timing and the outcome.
+        let cfg = Config::default();
+        let ctx = Context {
+            evaluated_on: EVALUATED_ON,
+            declared_type: Some(s.declared_type()),
+            declared_country: None,
+            session: None,
+            duplicate: DuplicateEvidence::NotChecked,
+            config: &cfg,
+        };
+        let files = s.input_files();
+        let t1 = std::time::Instant::now();
+        let outcome = evaluate_idv(&extract_idv(&files, &cfg), &ctx);
+        let engine_ms = t1.elapsed().as_secs_f64() * 1000.0;
+        let failed: Vec<String> = outcome
+            .checks
+            .iter()
+            .filter(|c| c.status == CheckStatus::Failed)
+            .map(|c| format!("{}:{:?}", c.name, c.reasons))
+            .collect();
+        println!(
+            "  engine {:.0}ms {:?} {:?}",
+            engine_ms, outcome.status, failed
+        );
         match r {
             Ok(r) => {
                 let text = r.text();

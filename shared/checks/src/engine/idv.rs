@@ -62,20 +62,17 @@ pub fn extract_idv(files: &[InputFile], cfg: &Config) -> IdvExtraction {
                         .reasons
                         .iter()
                         .any(|r| *r == "image_blurry" || *r == "resolution_too_low");
-                    let mut barcode_here = false;
-                    if readable && ext.barcode.is_none() {
-                        if let Some(read) = barcode::read_pdf417(&img.gray) {
-                            report.barcode_view = Some(read.view);
-                            take_barcode_text(&mut ext, &mut mrz_texts, &read.text);
-                            barcode_here = true;
-                        }
-                    }
-                    // No machine-readable text in this photo: look for a printed MRZ (a
-                    // passport page, an ID card's back). Only the first one found is kept.
-                    if !barcode_here && !typed && photo.is_none() && mrz_texts.is_empty() {
+                    // A printed MRZ first (a passport page, an ID card's back): it is cheap
+                    // to look for, and a photo whose MRZ is valid needs no barcode search (the
+                    // PDF417 search is the slow part of reading a photo; a card's barcode is
+                    // on its other side, read from its own file and cross-checked).
+                    let mut valid_mrz_here = false;
+                    if !typed && photo.is_none() && mrz_texts.is_empty() {
                         let grey = img.report.reasons.contains(&"greyscale_image");
-                        match read_photo_mrz(&img.gray, report.index, grey, cfg) {
+                        match read_photo_mrz(&img.gray, report.index, grey) {
                             Ok((text, p, band)) => {
+                                valid_mrz_here = mrz::parse_strict(&text, EXTRACTION_REFERENCE)
+                                    .is_ok_and(|m| m.is_valid());
                                 report.mrz_band = Some(band.clone());
                                 photo = Some((text, p, band));
                             }
@@ -84,6 +81,12 @@ pub fn extract_idv(files: &[InputFile], cfg: &Config) -> IdvExtraction {
                                     ext.mrz_photo_error = Some(code);
                                 }
                             }
+                        }
+                    }
+                    if readable && ext.barcode.is_none() && !valid_mrz_here {
+                        if let Some(read) = barcode::read_pdf417(&img.gray) {
+                            report.barcode_view = Some(read.view);
+                            take_barcode_text(&mut ext, &mut mrz_texts, &read.text);
                         }
                     }
                     report.quality = Some(img.report);
@@ -147,7 +150,6 @@ fn read_photo_mrz(
     gray: &image::GrayImage,
     file: usize,
     greyscale: bool,
-    _cfg: &Config,
 ) -> Result<(String, PhotoMrz, MrzBand), &'static str> {
     let r = ocr::read_mrz(gray).map_err(|e| e.code())?;
     let fixed = ocr::correct::correct(r.format, &r.lines);

@@ -93,13 +93,23 @@ fn sample(
             raw[y * w + x] = val;
         }
     }
-    let mut sorted = raw.clone();
-    sorted.sort_by(f32::total_cmp);
+    // Percentiles from a histogram (values are 0–255): no sort of the whole strip.
+    let mut hist = [0usize; 256];
+    for v in &raw {
+        if let Some(b) = hist.get_mut(v.clamp(0.0, 255.0) as usize) {
+            *b += 1;
+        }
+    }
     let q = |p: f32| {
-        sorted
-            .get(((sorted.len() - 1) as f32 * p) as usize)
-            .copied()
-            .unwrap_or(0.0)
+        let target = ((raw.len().max(1) - 1) as f32 * p) as usize;
+        let mut acc = 0usize;
+        for (i, c) in hist.iter().enumerate() {
+            acc += c;
+            if acc > target {
+                return i as f32;
+            }
+        }
+        255.0
     };
     let (dark, paper) = (q(0.03), q(0.75));
     let span = (paper - dark).max(1.0);
@@ -132,6 +142,22 @@ fn sample(
         dark,
         sharpness,
     })
+}
+
+impl Strip {
+    /// The same strip turned by 180° (the other reading sense of the same line).
+    fn flipped(&self) -> Strip {
+        Strip {
+            w: self.w,
+            h: self.h,
+            ink: self.ink.iter().rev().copied().collect(),
+            scale: self.scale,
+            saturated: self.saturated,
+            paper: self.paper,
+            dark: self.dark,
+            sharpness: self.sharpness,
+        }
+    }
 }
 
 /// Cap line and baseline rows of the text line through the strip's middle.
@@ -268,7 +294,9 @@ fn fit_pitch(centres: &[f32], n: usize, p0: f32) -> Option<(f32, f32)> {
 }
 
 /// Reads the `n` cells of a line; `None` when the lattice does not fit.
-fn read_line(s: &Strip, n: usize, p0: f32) -> Option<(Vec<ReadChar>, f32)> {
+/// Reads every `stride`-th cell of a line of `n` (stride 1: the whole line); returns the
+/// characters of those cells, their mean best score and the fitted pitch (strip pixels).
+fn read_line(s: &Strip, n: usize, p0: f32, stride: usize) -> Option<(Vec<ReadChar>, f32, f32)> {
     let (top, bot) = text_rows(s)?;
     if bot - top < 4.0 {
         return None;
@@ -292,7 +320,7 @@ fn read_line(s: &Strip, n: usize, p0: f32) -> Option<(Vec<ReadChar>, f32)> {
     let mut out = Vec::with_capacity(n);
     let mut total = 0.0;
     let mut cell = vec![0f32; TW * TH];
-    for i in 0..n {
+    for i in (0..n).step_by(stride.max(1)) {
         let c = o + i as f32 * p;
         // Ink box of the cell's columns, to centre the glyph like the templates.
         let (x0, x1) = (
@@ -324,7 +352,8 @@ fn read_line(s: &Strip, n: usize, p0: f32) -> Option<(Vec<ReadChar>, f32)> {
         total += rc.alternatives.first().map_or(-1.0, |a| a.1);
         out.push(rc);
     }
-    Some((out, total / n as f32))
+    let mean = total / out.len().max(1) as f32;
+    Some((out, mean, p))
 }
 
 fn ink_at(s: &Strip, x: f32, y: f32) -> f32 {
@@ -352,42 +381,55 @@ pub fn read_band(img: &GrayImage, band: &Band) -> Option<MrzReading> {
         2 => &[44, 36],
         _ => return None,
     };
-    let mut best: Option<MrzReading> = None;
+    // Strips sampled once; the other sense is the same strips turned over. The character
+    // height from the locator is only an estimate: the scale is measured again per line.
+    let margin = 2.0 * band.pitch;
+    let forward: Vec<Strip> = band
+        .lines
+        .iter()
+        .map(|l| sample(img, l.start, l.end, band.height, margin))
+        .collect::<Option<_>>()?;
+    let backward: Vec<Strip> = forward.iter().rev().map(Strip::flipped).collect();
+    // Sense and line length chosen on every third cell, then the winner read in full.
+    let mut choice: Option<(f32, bool, usize)> = None;
     for reversed in [false, true] {
-        let mut lines = band.lines.clone();
-        if reversed {
-            lines.reverse();
-            for l in &mut lines {
-                std::mem::swap(&mut l.start, &mut l.end);
-            }
-        }
-        // Strips sampled once per sense; the character height from the locator is only an
-        // estimate, so the cap is measured again in the strip.
-        let margin = 2.0 * band.pitch;
-        let strips: Option<Vec<Strip>> = lines
-            .iter()
-            .map(|l| sample(img, l.start, l.end, band.height, margin))
-            .collect();
-        let Some(strips) = strips else { continue };
+        let strips = if reversed { &backward } else { &forward };
         for &n in lengths {
-            let mut read = Vec::new();
             let mut score = 0.0;
-            for s in &strips {
-                match read_line(s, n, band.pitch / s.scale) {
-                    Some((chars, sc)) => {
-                        score += sc;
-                        read.push(chars);
-                    }
-                    None => break,
+            let mut ok = true;
+            for s in strips {
+                match read_line(s, n, band.pitch / s.scale, 3) {
+                    Some((_, sc, _)) => score += sc,
+                    None => ok = false,
                 }
             }
-            if read.len() != strips.len() {
-                continue;
+            let mean = score / strips.len() as f32;
+            if ok && choice.is_none_or(|c| mean > c.0) {
+                choice = Some((mean, reversed, n));
+            }
+        }
+    }
+    let (_, reversed, n) = choice?;
+    let strips = if reversed { &backward } else { &forward };
+    let mut lines = band.lines.clone();
+    if reversed {
+        lines.reverse();
+        for l in &mut lines {
+            std::mem::swap(&mut l.start, &mut l.end);
+        }
+    }
+    {
+        {
+            let mut read = Vec::new();
+            let mut score = 0.0;
+            let mut cap_px = 0.0;
+            for s in strips {
+                let (chars, sc, pitch) = read_line(s, n, band.pitch / s.scale, 1)?;
+                score += sc;
+                cap_px += pitch * s.scale / PITCH_PER_CAP;
+                read.push(chars);
             }
             let mean = score / strips.len() as f32;
-            if best.as_ref().is_some_and(|b| b.quality.mean_score >= mean) {
-                continue;
-            }
             let first = lines.first()?;
             let (dx, dy) = (first.end.0 - first.start.0, first.end.1 - first.start.1);
             let rot = (-dy).atan2(dx).to_degrees().rem_euclid(360.0);
@@ -409,11 +451,11 @@ pub fn read_band(img: &GrayImage, band: &Band) -> Option<MrzReading> {
                 _ => MrzFormat::Td2,
             };
             let first_strip = strips.first()?;
-            best = Some(MrzReading {
+            Some(MrzReading {
                 format,
                 lines: read,
                 quality: BandQuality {
-                    char_height_px: band.height,
+                    char_height_px: (cap_px / strips.len() as f32 * 10.0).round() / 10.0,
                     sharpness: round2(
                         strips.iter().map(|s| s.sharpness).sum::<f64>() / strips.len() as f64,
                     ),
@@ -427,10 +469,9 @@ pub fn read_band(img: &GrayImage, band: &Band) -> Option<MrzReading> {
                 rotation_degrees: (rot * 10.0).round() / 10.0,
                 quarter_turns: quarter,
                 skew_degrees: (skew * 10.0).round() / 10.0,
-            });
+            })
         }
     }
-    best
 }
 
 fn round2(x: f64) -> f64 {
