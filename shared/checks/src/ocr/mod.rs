@@ -123,11 +123,6 @@ pub fn read_mrz(image: &image::GrayImage) -> Result<MrzReading, ReadError> {
         return Err(ReadError::ImageTooSmall);
     }
     let candidates = locate::find_bands(image);
-    eprintln!(
-        "TIMING locate {:?} bands {}",
-        t0.elapsed(),
-        candidates.len()
-    );
     if candidates.is_empty() {
         return Err(ReadError::NotFound);
     }
