@@ -5,7 +5,9 @@
 //! `cargo run --release -p idv-checks --features fixtures --example mrz_read_debug -- \
 //!   [--set clean] [--n 20] [--seed 1] [files…]`
 
-use idv_checks::fixtures::mrz_photo::{sample_set, SetKind, EVALUATED_ON};
+use idv_checks::fixtures::mrz_photo::{
+    passport_photo_jpeg, sample_set, MrzTruth, Scene, SetKind, EVALUATED_ON,
+};
 use idv_checks::ocr::read_mrz;
 use idv_checks::*;
 
@@ -24,6 +26,34 @@ fn main() {
             }
             "--n" => n = next.parse().unwrap_or(n),
             "--seed" => seed = next.parse().unwrap_or(seed),
+            // Band measures on passports shot with a scene preset, one per seed.
+            "--scene" => {
+                for k in 0..n as u64 {
+                    let scene = match next.as_str() {
+                        "blurred" => Scene::blurred(seed + k),
+                        "large" => Scene::large(seed + k),
+                        _ => Scene::clean(seed + k),
+                    };
+                    let jpeg = passport_photo_jpeg(&MrzTruth::passport(), &scene);
+                    let Ok(img) = image::load_from_memory(&jpeg).map(|i| i.to_luma8()) else {
+                        continue;
+                    };
+                    let t0 = std::time::Instant::now();
+                    let r = read_mrz(&img);
+                    let ms = t0.elapsed().as_secs_f64() * 1000.0;
+                    match r {
+                        Ok(r) => println!(
+                            "{next}-{k} {}x{} {ms:.0}ms q {:?} unsure {}",
+                            img.width(),
+                            img.height(),
+                            r.quality,
+                            r.unsure_count()
+                        ),
+                        Err(e) => println!("{next}-{k} {ms:.0}ms {}", e.code()),
+                    }
+                }
+                return;
+            }
             f => {
                 files.push(f.to_string());
                 i += 1;
@@ -88,13 +118,15 @@ fn main() {
                 let text = r.text();
                 let ok = text == truth;
                 println!(
-                    "{} {}x{} {:.0}ms rot {} h {:.1} unsure {} {}",
+                    "{} {}x{} {:.0}ms rot {} h {:.1} sharp {:.0} glare {} unsure {} {}",
                     s.id,
                     img.width(),
                     img.height(),
                     ms,
                     r.rotation_degrees,
                     r.quality.char_height_px,
+                    r.quality.sharpness,
+                    r.quality.glare_fraction,
                     r.unsure_count(),
                     if ok { "OK" } else { "DIFF" }
                 );

@@ -111,6 +111,9 @@ pub(super) fn image_quality_check(files: &[FileReport]) -> Verdict {
         return Verdict::NotApplicable(json!({ "files": files }));
     }
     let mut reasons = Vec::new();
+    // When a photo's MRZ was read, greyscale is only reported, on every file of the
+    // document (a card's front and back are shot alike).
+    let mrz_read = images.iter().any(|f| f.mrz_band.is_some());
     for f in &images {
         if let Some(e) = f.error {
             push_unique(&mut reasons, e);
@@ -122,7 +125,11 @@ pub(super) fn image_quality_check(files: &[FileReport]) -> Verdict {
                 push_unique(&mut reasons, r);
             }
         } else if let Some(q) = &f.quality {
-            for r in &q.reasons {
+            for r in q
+                .reasons
+                .iter()
+                .filter(|r| !(mrz_read && **r == "greyscale_image"))
+            {
                 push_unique(&mut reasons, r);
             }
         }

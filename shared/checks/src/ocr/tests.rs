@@ -137,3 +137,208 @@ fn blank_and_tiny_images_are_typed_errors() {
     let flat = GrayImage::from_pixel(800, 600, image::Luma([200]));
     assert_eq!(read_mrz(&flat).unwrap_err().code(), "mrz_not_found");
 }
+
+/// PNG bytes of a greyscale image.
+fn png(img: &GrayImage) -> Vec<u8> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageLuma8(img.clone())
+        .write_to(&mut out, image::ImageFormat::Png)
+        .expect("encode png");
+    out.into_inner()
+}
+
+/// Random pixels, or random dark bars on paper (text-like rows that exercise the locator),
+/// read directly and through the whole engine.
+mod random_images {
+    use super::*;
+    use crate::types::InputFile;
+    use crate::{evaluate_idv, extract_idv, Config, Context, DuplicateEvidence};
+    use proptest::prelude::*;
+
+    fn verdict(img: &GrayImage) -> crate::VerificationStatus {
+        let cfg = Config::default();
+        let files = vec![InputFile {
+            content_type: "image/png".into(),
+            bytes: png(img),
+            side: None,
+        }];
+        let ctx = Context {
+            evaluated_on: time::macros::date!(2026 - 06 - 01),
+            declared_type: None,
+            declared_country: None,
+            session: None,
+            duplicate: DuplicateEvidence::NotChecked,
+            config: &cfg,
+        };
+        evaluate_idv(&extract_idv(&files, &cfg), &ctx).status
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+        #[test]
+        fn noise_never_panics_and_never_passes(
+            w in 1u32..160, h in 1u32..160, seed in any::<u64>()
+        ) {
+            let mut rng = Lcg(seed);
+            let img = GrayImage::from_fn(w, h, |_, _| image::Luma([(rng.next() * 255.0) as u8]));
+            let _ = read_mrz(&img);
+            prop_assert_ne!(verdict(&img), crate::VerificationStatus::Passed);
+        }
+
+        #[test]
+        fn bars_never_panic_and_never_pass(
+            rows in 1usize..4, cols in 5usize..50, cap in 6f32..30.0, seed in any::<u64>(), deg in 0f32..360.0
+        ) {
+            let mut rng = Lcg(seed);
+            // Random glyph-sized blocks laid out like an MRZ, rotated: a band the locator
+            // finds but whose characters are nonsense.
+            let text: String = (0..rows)
+                .map(|_| (0..cols).map(|_| if rng.next() < 0.5 { 'I' } else { '<' }).collect::<String>())
+                .collect::<Vec<_>>()
+                .join("\n");
+            let img = render(&text, 400, 300, cap, deg, 30.0, seed);
+            let _ = read_mrz(&img);
+            prop_assert_ne!(verdict(&img), crate::VerificationStatus::Passed);
+        }
+    }
+}
+
+/// The engine on the fixtures generator's photos (feature `fixtures`): the cases.
+#[cfg(feature = "fixtures")]
+mod engine_photos {
+    use crate::fixtures::mrz_photo::{
+        id_card_back_jpeg, id_card_front_jpeg, passport_photo_jpeg, rotate180, CheckField,
+        MrzTruth, Scene, EVALUATED_ON,
+    };
+    use crate::types::{InputFile, PersonName, Side};
+    use crate::{
+        evaluate_idv, extract_idv, CheckStatus, Config, Context, DuplicateEvidence, Outcome,
+        SessionData, VerificationStatus,
+    };
+    use time::macros::date;
+
+    fn jpeg(bytes: Vec<u8>, side: Option<Side>) -> InputFile {
+        InputFile {
+            bytes,
+            content_type: "image/jpeg".into(),
+            side,
+        }
+    }
+
+    fn run(files: &[InputFile], session: Option<SessionData>) -> Outcome {
+        let cfg = Config::default();
+        let ctx = Context {
+            evaluated_on: EVALUATED_ON,
+            declared_type: None,
+            declared_country: None,
+            session,
+            duplicate: DuplicateEvidence::NotChecked,
+            config: &cfg,
+        };
+        evaluate_idv(&extract_idv(files, &cfg), &ctx)
+    }
+
+    fn check<'a>(o: &'a Outcome, name: &str) -> &'a crate::Check {
+        o.checks.iter().find(|c| c.name == name).expect("check")
+    }
+
+    fn holder() -> MrzTruth {
+        MrzTruth::passport()
+            .with_name("ERIKSSON", "ANNA MARIA")
+            .with_birth_date(date!(1974 - 08 - 12))
+    }
+
+    #[test]
+    fn passport_photo_passes_and_matches_the_session() {
+        let photo = passport_photo_jpeg(&holder(), &Scene::clean(3));
+        let session = SessionData {
+            name: Some(PersonName {
+                first: Some("Anna".into()),
+                middle: Some("Maria".into()),
+                last: Some("Eriksson".into()),
+            }),
+            birth_date: Some(date!(1974 - 08 - 12)),
+            address: None,
+        };
+        let o = run(&[jpeg(photo.clone(), None)], Some(session));
+        assert_eq!(o.status, VerificationStatus::Passed, "{:#?}", o.checks);
+        assert_eq!(check(&o, "session_comparison").status, CheckStatus::Passed);
+        let m = &check(&o, "mrz_valid").metadata;
+        assert_eq!(m["source"], "photo");
+        assert_eq!(m["format"], "td3");
+        assert_eq!(m["photo"]["lines_read"].as_array().map(Vec::len), Some(2));
+        // Upside down: the same verdict.
+        let o = run(&[jpeg(rotate180(&photo), None)], None);
+        assert_eq!(o.status, VerificationStatus::Passed, "{:#?}", o.checks);
+    }
+
+    #[test]
+    fn id_card_front_and_back_pass() {
+        let t = MrzTruth::id_card();
+        let scene = Scene::clean(5);
+        let files = [
+            jpeg(id_card_front_jpeg(&t, &scene), Some(Side::Front)),
+            jpeg(id_card_back_jpeg(&t, &scene), Some(Side::Back)),
+        ];
+        let o = run(&files, None);
+        assert_eq!(o.status, VerificationStatus::Passed, "{:#?}", o.checks);
+        assert_eq!(check(&o, "mrz_valid").metadata["format"], "td1");
+    }
+
+    #[test]
+    fn broken_check_digit_fails_mrz_valid() {
+        let t = holder().with_broken(CheckField::BirthDate);
+        let o = run(
+            &[jpeg(passport_photo_jpeg(&t, &Scene::clean(7)), None)],
+            None,
+        );
+        assert_eq!(o.status, VerificationStatus::Failed, "{:#?}", o.checks);
+        let c = check(&o, "mrz_valid");
+        assert_eq!(c.status, CheckStatus::Failed);
+        assert!(c.reasons.contains(&"check_digit_failed"));
+    }
+
+    #[test]
+    fn expired_passport_fails_document_not_expired() {
+        let t = holder().with_expiry(date!(2024 - 01 - 31));
+        let o = run(
+            &[jpeg(passport_photo_jpeg(&t, &Scene::clean(9)), None)],
+            None,
+        );
+        assert_eq!(o.status, VerificationStatus::Failed, "{:#?}", o.checks);
+        assert_eq!(
+            check(&o, "document_not_expired").status,
+            CheckStatus::Failed
+        );
+    }
+
+    #[test]
+    fn heavily_blurred_photo_asks_for_a_retry() {
+        let o = run(
+            &[jpeg(
+                passport_photo_jpeg(&holder(), &Scene::blurred(11)),
+                None,
+            )],
+            None,
+        );
+        assert_eq!(
+            o.status,
+            VerificationStatus::RequiresRetry,
+            "{:#?}",
+            o.checks
+        );
+    }
+
+    #[test]
+    fn greyscale_photo_is_read_and_reported() {
+        let scene = Scene {
+            greyscale: true,
+            ..Scene::clean(13)
+        };
+        let o = run(&[jpeg(passport_photo_jpeg(&holder(), &scene), None)], None);
+        assert_eq!(o.status, VerificationStatus::Passed, "{:#?}", o.checks);
+        let files = &check(&o, "image_quality").metadata["files"];
+        assert_eq!(files[0]["mrz_band"]["greyscale"], true);
+    }
+}
