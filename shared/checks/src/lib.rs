@@ -20,6 +20,7 @@ pub mod country;
 pub mod engine;
 pub mod image_quality;
 pub mod mrz;
+pub mod ocr;
 pub mod pdf_text;
 pub mod types;
 

@@ -258,6 +258,7 @@ fn read_check_char(c: u8, field: &'static str, allow_filler: bool) -> Option<(u8
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn check_field(
     field: &'static str,
     cd_field: &'static str,
@@ -265,6 +266,7 @@ fn check_field(
     cd_char: u8,
     numeric: bool,
     allow_filler_cd: bool,
+    strict: bool,
 ) -> FieldCheck {
     let fail = |ambiguous| FieldCheck {
         value: value.to_vec(),
@@ -272,6 +274,23 @@ fn check_field(
         ambiguous,
         repairs: Vec::new(),
     };
+    if strict {
+        // Text read from a photo was corrected already, with the classifier's confidences
+        // (`ocr::correct`): here it is only checked, never repaired again.
+        let expected = match cd_char {
+            b'0'..=b'9' => Some(cd_char - b'0'),
+            b'<' if allow_filler_cd => Some(0),
+            _ => None,
+        };
+        let passed =
+            expected.is_some() && std::str::from_utf8(value).ok().and_then(check_digit) == expected;
+        return FieldCheck {
+            value: value.to_vec(),
+            passed,
+            ambiguous: false,
+            repairs: Vec::new(),
+        };
+    }
     let Some((expected, cd_repair)) = read_check_char(cd_char, cd_field, allow_filler_cd) else {
         return fail(false);
     };
@@ -395,6 +414,18 @@ fn normalise_lines(text: &str) -> Vec<String> {
 
 /// Parses an MRZ. `evaluated_on` anchors the century rule (see module docs).
 pub fn parse(text: &str, evaluated_on: Date) -> Result<Mrz, MrzError> {
+    parse_with(text, evaluated_on, false)
+}
+
+/// Parses an MRZ without any OCR repair: every check digit is judged on the text as given.
+/// For text read from a photo, which `ocr::correct` has already corrected where the
+/// classifier's confidences and the check digits proved it (a repair of text alone cannot
+/// know which characters were read confidently).
+pub fn parse_strict(text: &str, evaluated_on: Date) -> Result<Mrz, MrzError> {
+    parse_with(text, evaluated_on, true)
+}
+
+fn parse_with(text: &str, evaluated_on: Date, strict: bool) -> Result<Mrz, MrzError> {
     let lines = normalise_lines(text);
     if lines.is_empty() {
         return Err(MrzError::Empty);
@@ -448,8 +479,8 @@ pub fn parse(text: &str, evaluated_on: Date) -> Result<Mrz, MrzError> {
         rows.push(l.as_bytes().to_vec());
     }
     Ok(match format {
-        MrzFormat::Td1 => parse_td1(&rows, evaluated_on),
-        _ => parse_two_line(format, &rows, evaluated_on),
+        MrzFormat::Td1 => parse_td1(&rows, evaluated_on, strict),
+        _ => parse_two_line(format, &rows, evaluated_on, strict),
     })
 }
 
@@ -539,6 +570,8 @@ pub fn expiry_date(raw: &[u8], evaluated_on: Date) -> Option<Date> {
 struct Collector {
     checks: Vec<CheckDigit>,
     repairs: Vec<Repair>,
+    /// No OCR repair at all (see [`parse_strict`]).
+    strict: bool,
 }
 
 impl Collector {
@@ -551,7 +584,15 @@ impl Collector {
         numeric: bool,
         allow_filler_cd: bool,
     ) -> Vec<u8> {
-        let r = check_field(field, cd_field, value, cd, numeric, allow_filler_cd);
+        let r = check_field(
+            field,
+            cd_field,
+            value,
+            cd,
+            numeric,
+            allow_filler_cd,
+            self.strict,
+        );
         self.checks.push(CheckDigit {
             field,
             passed: r.passed,
@@ -641,7 +682,11 @@ impl Collector {
     }
 
     fn composite(&mut self, data: &[u8], cd: u8) {
-        let expected = read_check_char(cd, "composite_check_digit", false).map(|(d, _)| d);
+        let expected = if self.strict && !cd.is_ascii_digit() {
+            None
+        } else {
+            read_check_char(cd, "composite_check_digit", false).map(|(d, _)| d)
+        };
         let passed =
             expected.is_some() && std::str::from_utf8(data).ok().and_then(check_digit) == expected;
         self.checks.push(CheckDigit {
@@ -682,13 +727,14 @@ fn long_number(main: &[u8], cd: u8, optional: &[u8]) -> (Vec<u8>, u8, Vec<u8>) {
     }
 }
 
-fn parse_td1(rows: &[Vec<u8>], evaluated_on: Date) -> Mrz {
+fn parse_td1(rows: &[Vec<u8>], evaluated_on: Date, strict: bool) -> Mrz {
     let mut l1 = rows.first().cloned().unwrap_or_default();
     let mut l2 = rows.get(1).cloned().unwrap_or_default();
     let l3 = rows.get(2).cloned().unwrap_or_default();
     let mut c = Collector {
         checks: Vec::new(),
         repairs: Vec::new(),
+        strict,
     };
 
     let (number, optional_rest) = c.document_number(&mut l1, 5, (15, 30), true);
@@ -735,13 +781,14 @@ fn parse_td1(rows: &[Vec<u8>], evaluated_on: Date) -> Mrz {
     )
 }
 
-fn parse_two_line(format: MrzFormat, rows: &[Vec<u8>], evaluated_on: Date) -> Mrz {
+fn parse_two_line(format: MrzFormat, rows: &[Vec<u8>], evaluated_on: Date, strict: bool) -> Mrz {
     let l1 = rows.first().cloned().unwrap_or_default();
     let mut l2 = rows.get(1).cloned().unwrap_or_default();
     let width = l2.len();
     let mut c = Collector {
         checks: Vec::new(),
         repairs: Vec::new(),
+        strict,
     };
     // Optional data runs to the end for visas, up to the optional check digit (TD3) or the
     // composite (TD2).
@@ -1092,7 +1139,15 @@ mod tests {
         let number = b"S0I8S0I8S";
         let cd = check_digit(std::str::from_utf8(number).unwrap()).unwrap();
         let wrong = (cd + 1) % 10;
-        let r = check_field("document_number", "x", number, b'0' + wrong, false, false);
+        let r = check_field(
+            "document_number",
+            "x",
+            number,
+            b'0' + wrong,
+            false,
+            false,
+            false,
+        );
         assert!(!r.passed);
         assert!(r.ambiguous, "expected ambiguity");
         assert_eq!(r.value, number.to_vec());
@@ -1108,6 +1163,18 @@ mod tests {
         assert!(!m.is_valid());
         assert_eq!(m.failed_check_digits(), vec!["birth_date", "composite"]);
         assert!(m.repairs.is_empty());
+    }
+
+    #[test]
+    fn strict_parse_never_repairs() {
+        let t = "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<\nL898902C36UTO74O8I22F1204159ZE184226B<<<<<10";
+        assert!(parse(t, TODAY).unwrap().is_valid());
+        let m = parse_strict(t, TODAY).unwrap();
+        assert!(!m.is_valid());
+        assert!(m.repairs.is_empty());
+        assert_eq!(m.failed_check_digits(), vec!["birth_date", "composite"]);
+        let ok = "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<\nL898902C36UTO7408122F1204159ZE184226B<<<<<10";
+        assert!(parse_strict(ok, TODAY).unwrap().is_valid());
     }
 
     #[test]

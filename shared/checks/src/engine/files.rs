@@ -80,6 +80,7 @@ pub(super) fn read_each(
             error: None,
             quality: None,
             barcode_view: None,
+            mrz_band: None,
         };
         if as_declared {
             read(file, &mut report, &mut budget);
@@ -110,12 +111,25 @@ pub(super) fn image_quality_check(files: &[FileReport]) -> Verdict {
         return Verdict::NotApplicable(json!({ "files": files }));
     }
     let mut reasons = Vec::new();
+    // When a photo's MRZ was read, greyscale is only reported, on every file of the
+    // document (a card's front and back are shot alike).
+    let mrz_read = images.iter().any(|f| f.mrz_band.is_some());
     for f in &images {
         if let Some(e) = f.error {
             push_unique(&mut reasons, e);
         }
-        if let Some(q) = &f.quality {
-            for r in &q.reasons {
+        // A photo whose MRZ was read is judged on the band itself: the rest of the frame
+        // (a desk, a blurred background, a greyscale scan) does not matter.
+        if let Some(band) = &f.mrz_band {
+            for r in &band.reasons {
+                push_unique(&mut reasons, r);
+            }
+        } else if let Some(q) = &f.quality {
+            for r in q
+                .reasons
+                .iter()
+                .filter(|r| !(mrz_read && **r == "greyscale_image"))
+            {
                 push_unique(&mut reasons, r);
             }
         }

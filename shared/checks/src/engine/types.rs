@@ -176,6 +176,44 @@ pub struct FileReport {
     pub quality: Option<QualityReport>,
     /// How the barcode was read, when one was.
     pub barcode_view: Option<&'static str>,
+    /// The MRZ band read from this photo, when one was: its own quality measures replace
+    /// the whole image's in `image_quality`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mrz_band: Option<MrzBand>,
+}
+
+/// Quality of an MRZ band read from a photo (see [`crate::ocr`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MrzBand {
+    /// Measures of the band.
+    pub quality: crate::ocr::BandQuality,
+    /// Rotation of the text in the photo, degrees counter-clockwise.
+    pub rotation_degrees: f32,
+    /// The photo is greyscale: read anyway, only reported.
+    pub greyscale: bool,
+    /// Failed band measures: `resolution_too_low`, `image_blurry`, `image_glare`.
+    pub reasons: Vec<&'static str>,
+}
+
+/// An MRZ read from a photo: what the reader saw and what the check digits proved.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PhotoMrz {
+    /// Index of the file it was read from.
+    pub file: usize,
+    /// Layout.
+    pub format: crate::mrz::MrzFormat,
+    /// The lines exactly as the classifier read them (before any correction).
+    pub lines_read: Vec<String>,
+    /// Per line, the lowest character confidence.
+    pub min_confidence: Vec<f32>,
+    /// Characters read with a confidence below `ocr::correct::UNSURE`.
+    pub unsure: usize,
+    /// Replacements the check digits proved.
+    pub corrections: Vec<crate::ocr::correct::Correction>,
+    /// Per check-digit field: as read, confidence, candidates.
+    pub fields: Vec<crate::ocr::correct::FieldVerdict>,
+    /// Corrections found but undone because the composite digit then failed.
+    pub reverted: bool,
 }
 
 /// Result of [`extract_idv`](super::extract_idv): the sources found, before any rule is applied.
@@ -195,8 +233,12 @@ pub struct IdvExtraction {
     pub mrz: Option<Mrz>,
     /// Why the MRZ did not parse.
     pub mrz_error: Option<&'static str>,
-    /// Where the MRZ came from: `text` or `barcode`.
+    /// Where the MRZ came from: `text`, `barcode` or `photo`.
     pub mrz_source: Option<&'static str>,
+    /// The photo reading behind an MRZ whose source is `photo`.
+    pub mrz_photo: Option<PhotoMrz>,
+    /// Why the photo reader found no MRZ (`ocr::ReadError::code`), when it ran and did not.
+    pub mrz_photo_error: Option<&'static str>,
     /// The MRZ text that parsed, kept so [`evaluate_idv`](super::evaluate_idv) re-reads its dates with the
     /// evaluation date's century rule (`mrz` above used a fixed 2000-01-01 reference,
     /// good for the fingerprint, which holds no dates).

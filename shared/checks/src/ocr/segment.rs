@@ -1,0 +1,483 @@
+//! Reads a located band: samples each line upright at full resolution (any angle, both
+//! senses), finds the cap line and baseline, fits the fixed character pitch to the glyph
+//! centres, cuts the line into its 30, 36 or 44 cells, normalises each cell like the
+//! templates ([`super::glyphs`]) and classifies it.
+
+use image::GrayImage;
+
+use super::classify;
+use super::glyphs::{MY, TH, TW};
+use super::locate::Band;
+use super::{BandQuality, MrzReading, ReadChar};
+use crate::mrz::MrzFormat;
+
+/// Cap height of the sampled strip, pixels.
+const STRIP_CAP: f32 = 26.0;
+/// ICAO 9303 pitch (2.54 mm) over the OCR-B size I cap height (2.42 mm).
+const PITCH_PER_CAP: f32 = 2.54 / 2.42;
+
+/// An upright strip of one line: ink 0–1 (paper 0), plus raw statistics.
+struct Strip {
+    w: usize,
+    h: usize,
+    ink: Vec<f32>,
+    /// Pixels of the source per strip pixel.
+    scale: f32,
+    /// Raw source samples ≥ 250.
+    saturated: usize,
+    /// Paper and ink levels found (0–255).
+    paper: f32,
+    dark: f32,
+    /// Laplacian variance of the raw strip.
+    sharpness: f64,
+}
+
+fn bilinear(img: &GrayImage, x: f32, y: f32) -> f32 {
+    let (w, h) = (img.width() as i64, img.height() as i64);
+    let (x0, y0) = (x.floor() as i64, y.floor() as i64);
+    let (fx, fy) = (x - x0 as f32, y - y0 as f32);
+    let raw = img.as_raw();
+    let px = |xx: i64, yy: i64| {
+        let (cx, cy) = (xx.clamp(0, w - 1), yy.clamp(0, h - 1));
+        f32::from(raw.get((cy * w + cx) as usize).copied().unwrap_or(255))
+    };
+    let top = px(x0, y0) * (1.0 - fx) + px(x0 + 1, y0) * fx;
+    let bot = px(x0, y0 + 1) * (1.0 - fx) + px(x0 + 1, y0 + 1) * fx;
+    top * (1.0 - fy) + bot * fy
+}
+
+/// Samples the strip along `start`→`end` (centres of the first and last characters), with
+/// `margin` source pixels before and after and ±`half` source pixels across.
+fn sample(
+    img: &GrayImage,
+    start: (f32, f32),
+    end: (f32, f32),
+    cap: f32,
+    margin: f32,
+) -> Option<Strip> {
+    let (dx, dy) = (end.0 - start.0, end.1 - start.1);
+    let len = (dx * dx + dy * dy).sqrt();
+    if !(len.is_finite() && len > 1.0 && cap > 1.0) {
+        return None;
+    }
+    let d = (dx / len, dy / len);
+    let n = (-d.1, d.0);
+    let scale = cap / STRIP_CAP;
+    let w = ((len + 2.0 * margin) / scale).ceil() as usize;
+    let h = (STRIP_CAP * 2.6).ceil() as usize;
+    if w == 0 || w > 8000 {
+        return None;
+    }
+    // Supersample when shrinking, so thin strokes are averaged, not aliased.
+    let ss = (scale.ceil() as usize).clamp(1, 4);
+    let mut raw = vec![0f32; w * h];
+    let mut saturated = 0usize;
+    for y in 0..h {
+        for x in 0..w {
+            let mut acc = 0.0;
+            for j in 0..ss {
+                for i in 0..ss {
+                    let u = (x as f32 + (i as f32 + 0.5) / ss as f32) * scale - margin;
+                    let v = (y as f32 + (j as f32 + 0.5) / ss as f32 - h as f32 / 2.0) * scale;
+                    acc += bilinear(
+                        img,
+                        start.0 + u * d.0 + v * n.0,
+                        start.1 + u * d.1 + v * n.1,
+                    );
+                }
+            }
+            let val = acc / (ss * ss) as f32;
+            if val >= 250.0 {
+                saturated += 1;
+            }
+            raw[y * w + x] = val;
+        }
+    }
+    // Percentiles from a histogram (values are 0–255): no sort of the whole strip.
+    let mut hist = [0usize; 256];
+    for v in &raw {
+        if let Some(b) = hist.get_mut(v.clamp(0.0, 255.0) as usize) {
+            *b += 1;
+        }
+    }
+    let q = |p: f32| {
+        let target = ((raw.len().max(1) - 1) as f32 * p) as usize;
+        let mut acc = 0usize;
+        for (i, c) in hist.iter().enumerate() {
+            acc += c;
+            if acc > target {
+                return i as f32;
+            }
+        }
+        255.0
+    };
+    let (dark, paper) = (q(0.03), q(0.75));
+    let span = (paper - dark).max(1.0);
+    let ink = raw
+        .iter()
+        .map(|v| ((paper - v) / span).clamp(0.0, 1.0))
+        .collect();
+    let mut lap = Vec::with_capacity(w * h);
+    for y in 1..h.saturating_sub(1) {
+        for x in 1..w.saturating_sub(1) {
+            let c = raw[y * w + x];
+            let l = raw[y * w + x - 1]
+                + raw[y * w + x + 1]
+                + raw[(y - 1) * w + x]
+                + raw[(y + 1) * w + x]
+                - 4.0 * c;
+            lap.push(f64::from(l));
+        }
+    }
+    let nl = lap.len().max(1) as f64;
+    let ml = lap.iter().sum::<f64>() / nl;
+    let sharpness = lap.iter().map(|l| (l - ml) * (l - ml)).sum::<f64>() / nl;
+    Some(Strip {
+        w,
+        h,
+        ink,
+        scale,
+        saturated,
+        paper,
+        dark,
+        sharpness,
+    })
+}
+
+impl Strip {
+    /// The same strip turned by 180° (the other reading sense of the same line).
+    fn flipped(&self) -> Strip {
+        Strip {
+            w: self.w,
+            h: self.h,
+            ink: self.ink.iter().rev().copied().collect(),
+            scale: self.scale,
+            saturated: self.saturated,
+            paper: self.paper,
+            dark: self.dark,
+            sharpness: self.sharpness,
+        }
+    }
+}
+
+/// Cap line and baseline rows of the text line through the strip's middle.
+fn text_rows(s: &Strip) -> Option<(f32, f32)> {
+    let prof: Vec<f32> = (0..s.h)
+        .map(|y| {
+            s.ink
+                .get(y * s.w..(y + 1) * s.w)
+                .map_or(0.0, |r| r.iter().filter(|v| **v > 0.5).count() as f32)
+        })
+        .collect();
+    let mid = s.h / 2;
+    // The peak near the middle (within a cap height).
+    let lo = mid.saturating_sub(STRIP_CAP as usize / 2);
+    let hi = (mid + STRIP_CAP as usize / 2).min(s.h);
+    let peak = prof.get(lo..hi)?.iter().copied().fold(0.0, f32::max);
+    if peak <= 0.0 {
+        return None;
+    }
+    let thr = 0.3 * peak;
+    let mut top = mid;
+    while top > 0 && prof.get(top - 1).is_some_and(|p| *p >= thr) {
+        top -= 1;
+    }
+    let mut bot = mid;
+    while bot + 1 < s.h && prof.get(bot + 1).is_some_and(|p| *p >= thr) {
+        bot += 1;
+    }
+    if prof.get(mid).is_none_or(|p| *p < thr) {
+        return None;
+    }
+    Some((top as f32, bot as f32 + 1.0))
+}
+
+/// Centres of the glyphs on the line (column runs of ink between the text rows).
+fn glyph_centres(s: &Strip, top: f32, bot: f32) -> Vec<f32> {
+    let (t, b) = (top.max(0.0) as usize, (bot as usize).min(s.h));
+    let cap = (bot - top).max(1.0);
+    let col: Vec<bool> = (0..s.w)
+        .map(|x| {
+            (t..b)
+                .filter(|y| s.ink.get(y * s.w + x).is_some_and(|v| *v > 0.5))
+                .count()
+                >= 2
+        })
+        .collect();
+    let mut out = Vec::new();
+    let mut x = 0;
+    while x < s.w {
+        if !col[x] {
+            x += 1;
+            continue;
+        }
+        let x0 = x;
+        while x < s.w && col[x] {
+            x += 1;
+        }
+        let wdt = (x - x0) as f32;
+        if wdt >= 0.15 * cap && wdt <= 1.0 * cap {
+            out.push((x0 + x) as f32 / 2.0);
+        }
+    }
+    out
+}
+
+/// Fits centre = o + k·p to the glyph centres for a line of `n` cells; returns (o, p).
+fn fit_pitch(centres: &[f32], n: usize, p0: f32) -> Option<(f32, f32)> {
+    if centres.len() < n / 2 || p0 <= 0.0 {
+        return None;
+    }
+    // Pitch by phase coherence: the period in ±20 % of the locator's pitch at which the
+    // centres line up best (immune to a lost or split glyph, unlike gaps or counts).
+    let mut best = (0f32, p0, 0f32);
+    for step in 0..=200 {
+        let p = p0 * (0.8 + 0.4 * step as f32 / 200.0);
+        let (mut re, mut im) = (0f32, 0f32);
+        for c in centres {
+            let ph = std::f32::consts::TAU * c / p;
+            re += ph.cos();
+            im += ph.sin();
+        }
+        let mag = re.hypot(im);
+        if mag > best.0 {
+            best = (mag, p, im.atan2(re));
+        }
+    }
+    let mut p = best.1;
+    // The lattice origin: the phase, moved to the first centre's cell.
+    let phase_o = best.2.rem_euclid(std::f32::consts::TAU) / std::f32::consts::TAU * p;
+    let first = *centres.first()?;
+    let mut o = phase_o + ((first - phase_o) / p).round() * p;
+    for _ in 0..4 {
+        // Assign lattice indices, keep the best window of n cells, refit.
+        let ks: Vec<i64> = centres
+            .iter()
+            .map(|c| ((c - o) / p).round() as i64)
+            .collect();
+        let kmin = *ks.iter().min()?;
+        let kmax = *ks.iter().max()?;
+        let mut best = (0usize, kmin);
+        for start in kmin..=kmax.max(kmin) {
+            let cnt = ks
+                .iter()
+                .filter(|k| **k >= start && **k < start + n as i64)
+                .count();
+            if cnt > best.0 {
+                best = (cnt, start);
+            }
+        }
+        let pts: Vec<(f32, f32)> = centres
+            .iter()
+            .zip(&ks)
+            .filter(|(_, k)| **k >= best.1 && **k < best.1 + n as i64)
+            .map(|(c, k)| ((k - best.1) as f32, *c))
+            .collect();
+        if pts.len() < 3 {
+            return None;
+        }
+        let m = pts.len() as f32;
+        let mk = pts.iter().map(|p| p.0).sum::<f32>() / m;
+        let mc = pts.iter().map(|p| p.1).sum::<f32>() / m;
+        let skk: f32 = pts.iter().map(|p| (p.0 - mk) * (p.0 - mk)).sum();
+        let skc: f32 = pts.iter().map(|p| (p.0 - mk) * (p.1 - mc)).sum();
+        if skk <= 0.0 {
+            return None;
+        }
+        p = skc / skk;
+        o = mc - p * mk;
+        if !(p > 0.5 * p0 && p < 1.6 * p0) {
+            return None;
+        }
+    }
+    Some((o, p))
+}
+
+/// Reads the `n` cells of a line; `None` when the lattice does not fit.
+/// Reads every `stride`-th cell of a line of `n` (stride 1: the whole line); returns the
+/// characters of those cells, their mean best score and the fitted pitch (strip pixels).
+fn read_line(s: &Strip, n: usize, p0: f32, stride: usize) -> Option<(Vec<ReadChar>, f32, f32)> {
+    let (top, bot) = text_rows(s)?;
+    if bot - top < 4.0 {
+        return None;
+    }
+    let centres = glyph_centres(s, top, bot);
+    let (o, p) = fit_pitch(&centres, n, p0)?;
+    // The scale comes from the pitch, not from the measured height: OCR-B digits stand
+    // taller than capitals, so a line's ink height depends on what it says, while ICAO
+    // fixes the pitch to the cap height. The baseline is shared by every glyph.
+    let cap = p / PITCH_PER_CAP;
+    let top = bot - cap;
+    // The line must fill its cells: no glyphs left outside the lattice.
+    let outside = centres
+        .iter()
+        .filter(|c| **c < o - 0.7 * p || **c > o + (n as f32 - 0.3) * p)
+        .count();
+    if outside > 1 {
+        return None;
+    }
+    let k = cap / (TH - 2 * MY) as f32;
+    let mut out = Vec::with_capacity(n);
+    let mut total = 0.0;
+    let mut cell = vec![0f32; TW * TH];
+    for i in (0..n).step_by(stride.max(1)) {
+        let c = o + i as f32 * p;
+        // Ink box of the cell's columns, to centre the glyph like the templates.
+        let (x0, x1) = (
+            (c - 0.5 * p).floor().max(0.0) as usize,
+            ((c + 0.5 * p).ceil() as usize).min(s.w),
+        );
+        let (t, b) = (
+            (top - 0.1 * cap).max(0.0) as usize,
+            ((bot + 0.1 * cap) as usize).min(s.h),
+        );
+        let cols: Vec<usize> = (x0..x1)
+            .filter(|x| (t..b).any(|y| s.ink.get(y * s.w + x).is_some_and(|v| *v > 0.5)))
+            .collect();
+        let cx = match (cols.first(), cols.last()) {
+            (Some(a), Some(z)) => (*a + *z + 1) as f32 / 2.0,
+            _ => c,
+        };
+        for ty in 0..TH {
+            for tx in 0..TW {
+                let y = top + (ty as f32 + 0.5 - MY as f32) * k - 0.5;
+                let x = cx + (tx as f32 + 0.5 - TW as f32 / 2.0) * k - 0.5;
+                // Only this cell's ink: neighbours are masked off.
+                let inside = x >= c - 0.62 * p && x <= c + 0.62 * p;
+                cell[ty * TW + tx] = if inside { ink_at(s, x, y) } else { 0.0 };
+            }
+        }
+        let sc = classify::scores(&cell);
+        let rc = classify::decide(&sc);
+        total += rc.alternatives.first().map_or(-1.0, |a| a.1);
+        out.push(rc);
+    }
+    let mean = total / out.len().max(1) as f32;
+    Some((out, mean, p))
+}
+
+fn ink_at(s: &Strip, x: f32, y: f32) -> f32 {
+    let (x0, y0) = (x.floor() as i64, y.floor() as i64);
+    let (fx, fy) = (x - x0 as f32, y - y0 as f32);
+    let px = |xx: i64, yy: i64| {
+        if xx < 0 || yy < 0 || xx >= s.w as i64 || yy >= s.h as i64 {
+            0.0
+        } else {
+            s.ink
+                .get(yy as usize * s.w + xx as usize)
+                .copied()
+                .unwrap_or(0.0)
+        }
+    };
+    (px(x0, y0) * (1.0 - fx) + px(x0 + 1, y0) * fx) * (1.0 - fy)
+        + (px(x0, y0 + 1) * (1.0 - fx) + px(x0 + 1, y0 + 1) * fx) * fy
+}
+
+/// Reads a band in both senses and every line length its line count allows; the reading
+/// with the best mean template score wins.
+pub fn read_band(img: &GrayImage, band: &Band) -> Option<MrzReading> {
+    let lengths: &[usize] = match band.lines.len() {
+        3 => &[30],
+        2 => &[44, 36],
+        _ => return None,
+    };
+    // Strips sampled once; the other sense is the same strips turned over. The character
+    // height from the locator is only an estimate: the scale is measured again per line.
+    let margin = 2.0 * band.pitch;
+    let forward: Vec<Strip> = band
+        .lines
+        .iter()
+        .map(|l| sample(img, l.start, l.end, band.height, margin))
+        .collect::<Option<_>>()?;
+    let backward: Vec<Strip> = forward.iter().rev().map(Strip::flipped).collect();
+    // Sense and line length chosen on every third cell, then the winner read in full.
+    let mut choice: Option<(f32, bool, usize)> = None;
+    for reversed in [false, true] {
+        let strips = if reversed { &backward } else { &forward };
+        for &n in lengths {
+            let mut score = 0.0;
+            let mut ok = true;
+            for s in strips {
+                match read_line(s, n, band.pitch / s.scale, 3) {
+                    Some((_, sc, _)) => score += sc,
+                    None => ok = false,
+                }
+            }
+            let mean = score / strips.len() as f32;
+            if ok && choice.is_none_or(|c| mean > c.0) {
+                choice = Some((mean, reversed, n));
+            }
+        }
+    }
+    let (_, reversed, n) = choice?;
+    let strips = if reversed { &backward } else { &forward };
+    let mut lines = band.lines.clone();
+    if reversed {
+        lines.reverse();
+        for l in &mut lines {
+            std::mem::swap(&mut l.start, &mut l.end);
+        }
+    }
+    {
+        {
+            let mut read = Vec::new();
+            let mut score = 0.0;
+            let mut cap_px = 0.0;
+            for s in strips {
+                let (chars, sc, pitch) = read_line(s, n, band.pitch / s.scale, 1)?;
+                score += sc;
+                cap_px += pitch * s.scale / PITCH_PER_CAP;
+                read.push(chars);
+            }
+            let mean = score / strips.len() as f32;
+            let first = lines.first()?;
+            let (dx, dy) = (first.end.0 - first.start.0, first.end.1 - first.start.1);
+            let rot = (-dy).atan2(dx).to_degrees().rem_euclid(360.0);
+            let quarter = ((rot / 90.0).round() as i64).rem_euclid(4) as u8;
+            let mut skew = rot - f32::from(quarter) * 90.0;
+            if skew > 180.0 {
+                skew -= 360.0;
+            }
+            let total_px: usize = strips.iter().map(|s| s.w * s.h).sum();
+            let format = match (
+                read.len(),
+                n,
+                read.first().and_then(|l| l.first()).map(|c| c.ch),
+            ) {
+                (3, _, _) => MrzFormat::Td1,
+                (_, 44, Some('V')) => MrzFormat::MrvA,
+                (_, 44, _) => MrzFormat::Td3,
+                (_, _, Some('V')) => MrzFormat::MrvB,
+                _ => MrzFormat::Td2,
+            };
+            let first_strip = strips.first()?;
+            Some(MrzReading {
+                format,
+                lines: read,
+                quality: BandQuality {
+                    char_height_px: (cap_px / strips.len() as f32 * 10.0).round() / 10.0,
+                    sharpness: round2(
+                        strips.iter().map(|s| s.sharpness).sum::<f64>() / strips.len() as f64,
+                    ),
+                    glare_fraction: round4(
+                        strips.iter().map(|s| s.saturated).sum::<usize>() as f64
+                            / total_px.max(1) as f64,
+                    ),
+                    contrast: round2(f64::from(first_strip.paper - first_strip.dark)),
+                    mean_score: mean,
+                },
+                rotation_degrees: (rot * 10.0).round() / 10.0,
+                quarter_turns: quarter,
+                skew_degrees: (skew * 10.0).round() / 10.0,
+            })
+        }
+    }
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+fn round4(x: f64) -> f64 {
+    (x * 10000.0).round() / 10000.0
+}
