@@ -12,6 +12,7 @@ mod expiry;
 mod idempotency;
 mod malformed;
 mod pagination;
+mod passports;
 mod redaction;
 mod seed;
 mod sessions;
