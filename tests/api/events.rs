@@ -626,3 +626,100 @@ async fn a_ttl_deletion_of_a_feed_item_changes_nothing() {
     assert_eq!(s.attr("status"), "created");
     app.drop_table().await;
 }
+
+/// Counts the DynamoDB operations a client runs (one per call, retries included).
+#[derive(Debug, Clone, Default)]
+struct Operations(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl aws_sdk_dynamodb::config::Intercept for Operations {
+    fn name(&self) -> &'static str {
+        "count DynamoDB operations"
+    }
+
+    fn read_before_execution(
+        &self,
+        _: &aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef<'_>,
+        _: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// The round trips the README quotes, measured: GET /events is 1 Query (with filters too),
+/// GET /events/{id} 1 GetItem, and a transition still 2 (GetItem, one transaction), its
+/// feed item riding in that transaction.
+#[tokio::test]
+async fn the_feed_costs_one_round_trip_per_read_and_none_per_change() {
+    use tower::ServiceExt;
+    let app = TestApp::new().await;
+    let ops = Operations::default();
+    let client = aws_sdk_dynamodb::Client::from_conf(
+        app.client
+            .config()
+            .to_builder()
+            .interceptor(ops.clone())
+            .build(),
+    );
+    // A key cache outliving the test: key lookups do not muddy the count.
+    let mut config = app.state.config.as_ref().clone();
+    config.key_cache_ttl = StdDuration::from_secs(300);
+    let state = idv::http::AppState::new(
+        idv::store::Store::new(client, app.table.clone()),
+        app.objects.clone(),
+        config,
+    );
+    let routers = [events::router(state.clone()), sessions::router(state)];
+    let session = app.create_session(None).await;
+    let call = |router: usize, method: Method, path: String| {
+        let router = routers[router].clone();
+        let key = app.key.clone();
+        async move {
+            let req = http::Request::builder()
+                .method(method)
+                .uri(path)
+                .header("x-api-key", key)
+                .body(axum::body::Body::empty())
+                .expect("request");
+            router.oneshot(req).await.expect("infallible").status()
+        }
+    };
+    // Warm the key cache of both routers' shared state.
+    assert_eq!(
+        call(0, Method::GET, "/v1/identity/events".into()).await,
+        StatusCode::OK
+    );
+    ops.0.store(0, std::sync::atomic::Ordering::Relaxed);
+    let take = || ops.0.swap(0, std::sync::atomic::Ordering::Relaxed);
+
+    let status = call(
+        1,
+        Method::POST,
+        format!("/v1/identity/sessions/{session}/expire"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let transition = take();
+    assert_eq!(
+        call(0, Method::GET, "/v1/identity/events".into()).await,
+        StatusCode::OK
+    );
+    let list = take();
+    let filtered = format!("/v1/identity/events?filter[type]=session.*&filter[session_id]={session}&filter[created_at_from]=2025-01-01T00:00:00Z");
+    assert_eq!(call(0, Method::GET, filtered).await, StatusCode::OK);
+    let list_filtered = take();
+    let id = feed(&app, "").await[0]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    take();
+    assert_eq!(
+        call(0, Method::GET, format!("/v1/identity/events/{id}")).await,
+        StatusCode::OK
+    );
+    let show = take();
+    println!(
+        "round trips: transition {transition}, GET /events {list}, filtered {list_filtered}, GET /events/{{id}} {show}"
+    );
+    assert_eq!((transition, list, list_filtered, show), (2, 1, 1, 1));
+}
