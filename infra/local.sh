@@ -52,7 +52,7 @@ ensure_cargo_lambda
 # first request. Each binary is built on its own, exactly as watch's `cargo run --bin`
 # builds it, so watch finds nothing left to compile.
 log "building the functions (the first build takes several minutes)"
-for bin in idv-admin idv-local sessions accounts documents document-events verifications expiry-stream expiry-sweep; do
+for bin in idv-admin idv-local sessions accounts documents document-events verifications events expiry-stream expiry-sweep; do
   cargo build --quiet --bin "$bin"
 done
 

@@ -210,4 +210,9 @@ expect "$OUT/body" "d['data']['attributes']['status'] == 'passed' and d['data'][
 code=$(status GET "$BASE/v1/identity/sessions/$V_SESSION")
 expect "$OUT/body" "d['data']['attributes']['status'] == 'completed' and d['data']['attributes']['person']['name']['last'] == 'SAMPLE' and d['data']['attributes']['address']['city'] == 'RICHMOND'"
 
-echo "the product page's examples, the document flow and a verification work against $BASE"
+# The events feed (served by its own function) tells the same story, newest first.
+code=$(status GET "$BASE/v1/identity/events?filter%5Bsession_id%5D=$V_SESSION&filter%5Btype%5D=verification.completed,session.completed")
+check "$code" 200
+expect "$OUT/body" "[e['attributes']['type'] for e in d['data']] in (['session.completed', 'verification.completed'], ['verification.completed', 'session.completed'])"
+
+echo "the product page's examples, the document flow, a verification and the events feed work against $BASE"

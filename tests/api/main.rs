@@ -8,6 +8,7 @@ mod auth;
 mod concurrency;
 mod devices;
 mod documents;
+mod events;
 mod expiry;
 mod idempotency;
 mod malformed;

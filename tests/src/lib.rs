@@ -172,6 +172,7 @@ pub struct TestApp {
     accounts: Router,
     documents: Router,
     verifications: Router,
+    events: Router,
     relay: tokio::sync::Mutex<idv_local::s3_events::S3Relay>,
     checker: document_events::Checker,
     /// The DynamoDB Local this test's table lives on (streams are served there too).
@@ -242,6 +243,7 @@ impl TestApp {
             accounts: accounts::router(state.clone()),
             documents: documents::router(state.clone()),
             verifications: verifications::router(state.clone(), test_verify_settings()),
+            events: events::router(state.clone()),
             relay: tokio::sync::Mutex::new(idv_local::s3_events::S3Relay::new(objects.clone())),
             dynamodb_endpoint: dynamodb_endpoint(),
             checker: document_events::Checker {
@@ -313,6 +315,8 @@ impl TestApp {
             self.documents.clone()
         } else if path.contains("/v1/identity/verifications") {
             self.verifications.clone()
+        } else if path.starts_with("/v1/identity/events") {
+            self.events.clone()
         } else {
             self.sessions.clone()
         }
@@ -515,6 +519,7 @@ impl TestApp {
         self.accounts = accounts::router(state.clone());
         self.documents = documents::router(state.clone());
         self.verifications = verifications::router(state.clone(), test_verify_settings());
+        self.events = events::router(state.clone());
         self.state = state;
         self
     }
@@ -600,6 +605,7 @@ impl TestApp {
         self.accounts = accounts::router(self.state.clone());
         self.documents = documents::router(self.state.clone());
         self.verifications = verifications::router(self.state.clone(), test_verify_settings());
+        self.events = events::router(self.state.clone());
         self.checker.store = self.store.clone();
     }
 

@@ -67,7 +67,8 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let principal = auth.require(Permission::AccountsWrite)?;
     let account = input::new_account(body.json()?, Timestamp::now())?;
-    accounts::create(&st.store, &principal.tenancy, &account).await?;
+    let actor = Actor::api_key(principal.key_id.to_string());
+    accounts::create(&st.store, &principal.tenancy, &account, &actor).await?;
     let location = format!("{}/v1/identity/accounts/{}", base.0, account.id);
     Ok(created(
         render_account(&account, &[], &[], &base.0),

@@ -162,6 +162,17 @@ pub enum FileStatus {
     Rejected,
 }
 
+impl FileStatus {
+    /// The wire name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            FileStatus::PendingUpload => "pending_upload",
+            FileStatus::Uploaded => "uploaded",
+            FileStatus::Rejected => "rejected",
+        }
+    }
+}
+
 /// Why an uploaded object was refused (stable codes, shown as `reason`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

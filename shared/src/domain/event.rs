@@ -13,7 +13,7 @@ use super::values::Timestamp;
 /// Who caused an event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Actor {
-    /// `api_key` or `system`.
+    /// `api_key`, `system` or `client_token`.
     #[serde(rename = "type")]
     pub kind: ActorKind,
     /// The key's id for `api_key`; the component for `system` (e.g. `expiry`).
@@ -28,6 +28,9 @@ pub enum ActorKind {
     ApiKey,
     /// The service itself (expiry, automatic processing).
     System,
+    /// The hosted capture page acting with a session's client token (API.md §9); named
+    /// now so that the events feed's actor type is complete.
+    ClientToken,
 }
 
 impl Actor {

@@ -1,4 +1,5 @@
-//! The domain: ids, values, the session and its state machine, accounts, events.
+//! The domain: ids, values, the session and its state machine, accounts, events and the
+//! tenancy's events feed.
 //!
 //! Imports nothing from AWS or HTTP. Start with [`session`], the state machine.
 
@@ -8,6 +9,7 @@ pub mod auth;
 pub mod device;
 pub mod document;
 pub mod event;
+pub mod feed;
 pub mod ids;
 pub mod session;
 pub mod validation;

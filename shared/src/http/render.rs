@@ -124,6 +124,26 @@ pub fn event(e: &Event) -> Value {
     })
 }
 
+/// An event of the feed (API.md §7): ids and statuses only.
+pub fn feed_event(e: &crate::domain::feed::FeedEvent) -> Value {
+    let d = &e.data;
+    json!({
+        "type": "event",
+        "id": e.id.to_string(),
+        "attributes": {
+            "type": e.kind,
+            "created_at": e.created_at.to_string(),
+            "actor": {"type": e.actor.kind, "id": e.actor.id},
+            "data": {
+                "object": {"type": d.object.kind, "id": d.object.id, "status": d.object.status},
+                "previous_status": d.previous_status,
+                "session_id": d.session_id.map(|s| s.to_string()),
+                "document_id": d.document_id.map(|s| s.to_string()),
+            },
+        }
+    })
+}
+
 /// A document resource. `urls` holds a presigned download URL per uploaded file (by index)
 /// for callers allowed to read documents.
 pub fn document(d: &crate::domain::document::Document, urls: &[Option<String>]) -> Value {

@@ -14,6 +14,7 @@ use super::keys::{self, GSI1, GSI2, GSI3, GSI4};
 use super::query::{ListQuery, Page, PageRequest, Partition};
 use super::{build, decode, n, s, Store, StoreError};
 use crate::domain::account::{Account, AccountStatus};
+use crate::domain::feed::FeedEvent;
 use crate::domain::ids::AccountId;
 use crate::domain::values::{Tenancy, Timestamp};
 
@@ -120,11 +121,13 @@ impl Store {
         Ok(TransactWriteItem::builder().delete(delete).build())
     }
 
-    /// Writes a new account, claiming its external id in the same transaction.
+    /// Writes a new account with its `account.created` feed event, claiming its external id
+    /// in the same transaction.
     pub async fn create_account(
         &self,
         tenancy: &Tenancy,
         account: &Account,
+        created: &FeedEvent,
     ) -> Result<(), AccountWriteError> {
         let put = build(
             Put::builder()
@@ -137,8 +140,12 @@ impl Store {
         if let Some(ext) = &account.external_id {
             ops.push(self.claim_external_id(tenancy, ext, account.id)?);
         }
+        // Last, so the claim stays at index 1.
+        ops.push(super::feed::put_feed_event(self, tenancy, created)?);
         match self.transact("creating an account", ops).await {
-            Err(e) if e.condition_failed_at(1) => Err(AccountWriteError::ExternalIdTaken),
+            Err(e) if account.external_id.is_some() && e.condition_failed_at(1) => {
+                Err(AccountWriteError::ExternalIdTaken)
+            }
             other => Ok(other?),
         }
     }
@@ -158,12 +165,13 @@ impl Store {
     }
 
     /// Replaces `current` by `next` if its version is unchanged, moving the external-id
-    /// claim when it changed.
+    /// claim when it changed, and writing `feed` (an `account.redacted` event) with it.
     pub async fn replace_account(
         &self,
         tenancy: &Tenancy,
         current: &Account,
         next: &Account,
+        feed: Option<&FeedEvent>,
     ) -> Result<(), AccountWriteError> {
         let put = build(
             Put::builder()
@@ -185,6 +193,9 @@ impl Store {
                 claim_at = Some(ops.len());
                 ops.push(self.claim_external_id(tenancy, new, next.id)?);
             }
+        }
+        if let Some(event) = feed {
+            ops.push(super::feed::put_feed_event(self, tenancy, event)?);
         }
         match self.transact("writing an account", ops).await {
             Ok(()) => Ok(()),

@@ -19,6 +19,7 @@
 //! | idempotency record | `T#IDEMPOTENCY#sha256` | `IDEMPOTENCY` | | `T#IDEMPOTENT_FOR#id` / pos | |
 //! | timer (expiry, retention) | `T#SESSION#id` | `TIMER#kind` | pk / sk | pk / sk | pk / sk |
 //! | open child of an account | `T#ACCOUNT#acc` | `OPEN#SESSION#id`, `OPEN#DOCUMENT#id` | | | |
+//! | feed event | `T#EVENT#evt` | `FEED_EVENT` | `T#EVENTS` / pos | pk / sk | `T#SESSION#sess#EVENTS` / pos (else pk / sk) |
 //!
 //! `T` is `tenant#environment`; `pos` is `created_at#id`, which sorts newest-last as text
 //! because timestamps have a fixed width. gsi4 holds only timers (`store::timers`):
@@ -28,9 +29,13 @@
 //! document until its retention has redacted it (`TIMERS#DOCUMENT_RETENTION#shard` /
 //! `due#T#doc`), so the sweep finds those the same way. Timers also sit in gsi1–gsi3 under
 //! their own pk/sk, which no query names: DynamoDB Local's TTL only deletes items that are
-//! in every index (see `timers::timer_item`).
+//! in every index (see `timers::timer_item`). Feed events carry a TTL too, and so sit in
+//! every index as well (`store::feed`): where no query names them (gsi2, gsi4, and gsi3 for
+//! an event of no session) under their own pk/sk.
 
-use crate::domain::ids::{AccountId, ApiKeyId, DeviceId, DocumentId, SessionId, VerificationId};
+use crate::domain::ids::{
+    AccountId, ApiKeyId, DeviceId, DocumentId, EventId, SessionId, VerificationId,
+};
 use crate::domain::values::{Tenancy, Timestamp};
 
 /// Partition key attribute.
@@ -189,6 +194,21 @@ pub fn fingerprint_pk(tenancy: &Tenancy, fingerprint_hex: &str) -> String {
 /// Sort key of one sighting: the verification that saw it.
 pub fn fingerprint_sk(verification: VerificationId) -> String {
     format!("SEEN#{verification}")
+}
+
+/// Partition of one feed event (`store::feed`), read by id with a GetItem.
+pub fn feed_event_pk(tenancy: &Tenancy, id: EventId) -> String {
+    format!("{}#EVENT#{id}", tenancy_prefix(tenancy))
+}
+/// Sort key of a feed event.
+pub const FEED_EVENT_SK: &str = "FEED_EVENT";
+/// gsi1 partition of a scope's events feed, by position (`created_at#evt_…`).
+pub fn feed_pk(tenancy: &Tenancy) -> String {
+    format!("{}#EVENTS", tenancy_prefix(tenancy))
+}
+/// gsi3 partition of the feed events of one session, by position.
+pub fn session_feed_pk(tenancy: &Tenancy, session: SessionId) -> String {
+    format!("{}#SESSION#{session}#EVENTS", tenancy_prefix(tenancy))
 }
 
 /// Partition of a session device.
@@ -351,6 +371,12 @@ mod tests {
             external_id_pk(&s, "user-1"),
             api_keys_pk(&s),
             idempotency_pk(&s, "ab"),
+            feed_pk(&s),
+            session_feed_pk(&s, id),
+            feed_event_pk(
+                &s,
+                EventId::parse("evt_01HQ0000000000000000000000").expect("id"),
+            ),
         ] {
             assert!(key.starts_with("acme#staging#"), "{key}");
         }

@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod api_keys;
 pub mod devices;
 pub mod documents;
+pub mod feed;
 pub mod idempotency;
 pub mod items;
 pub mod keys;

@@ -2,8 +2,8 @@
 //!
 //! Round trips: create = 1 transaction (session, `session.created` event, and a condition
 //! check that the linked account exists); get = 1 GetItem; a transition or an update = 1
-//! transaction (the session, conditional on the status and version that were read, and its
-//! event); list = 1 Query per partition; events = 1 Query.
+//! transaction (the session, conditional on the status and version that were read, its
+//! event and the event's entry in the feed, `store::feed`); list = 1 Query per partition; events = 1 Query.
 
 use aws_sdk_dynamodb::types::{
     AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
@@ -15,6 +15,7 @@ use super::query::{Filter, ListQuery, Page, PageRequest, Partition};
 use super::write::{Child, Write};
 use super::{build, decode, n, s, Item, Store, StoreError};
 use crate::domain::event::Event;
+use crate::domain::feed::FeedEvent;
 use crate::domain::ids::{AccountId, SessionId};
 use crate::domain::session::{EntityType, Session, SessionStatus};
 use crate::domain::values::{Tenancy, Timestamp};
@@ -109,7 +110,7 @@ pub(crate) fn put_session_if_unchanged(
 
 /// Every write that replacing `current` by `next` takes (`current` is `None` for a new
 /// session): the session itself, conditional on `current`'s status and version (or on not
-/// existing yet), then its `events`, then the items derived from the session that must
+/// existing yet), then its `events` (each with its feed entry), then the items derived from the session that must
 /// change in the same transaction ([`derived_ops`]). The session is always the first
 /// operation, so a failed condition at index 0 means the session changed since it was read.
 pub(crate) fn session_write_ops(
@@ -119,7 +120,7 @@ pub(crate) fn session_write_ops(
     next: &Session,
     events: &[Event],
 ) -> Result<Vec<TransactWriteItem>, StoreError> {
-    let mut ops = Vec::with_capacity(2 + events.len());
+    let mut ops = Vec::with_capacity(2 + 2 * events.len());
     ops.push(match current {
         Some(current) => put_session_if_unchanged(store, tenancy, current, next)?,
         None => {
@@ -135,6 +136,13 @@ pub(crate) fn session_write_ops(
     });
     for event in events {
         ops.push(put_event(store, tenancy, event)?);
+        // Every session event is also an entry of the tenancy's feed, in the same
+        // transaction, so no session change can go unreported.
+        ops.push(super::feed::put_feed_event(
+            store,
+            tenancy,
+            &FeedEvent::of_session_event(event),
+        )?);
     }
     ops.extend(derived_ops(store, tenancy, current, next)?);
     Ok(ops)

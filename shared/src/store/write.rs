@@ -11,12 +11,14 @@ use super::accounts::{check_account_open, delete_open_child, put_open_child, Ope
 use super::accounts::{OPEN_DOCUMENT, OPEN_SESSION};
 use super::devices::{delete_device, put_device};
 use super::documents::{put_document_if_unchanged, put_new_document};
+use super::feed::put_feed_event;
 use super::sessions::session_write_ops;
 use super::verifications::{put_sighting, put_verification, Sighting};
 use super::{decode, Store, StoreError};
 use crate::domain::device::Device;
 use crate::domain::document::Document;
 use crate::domain::event::Event;
+use crate::domain::feed::FeedEvent;
 use crate::domain::ids::{AccountId, DeviceId, DocumentId, SessionId};
 use crate::domain::session::Session;
 use crate::domain::values::Tenancy;
@@ -73,6 +75,9 @@ pub enum Write {
     StripComment(SessionId, u64),
     /// Overwrites an existing event (redaction of logs written before events were indexed).
     OverwriteEvent(Event),
+    /// A new entry of the events feed, reporting a change written in the same transaction.
+    /// Session events need none: `NewSession` and `PutSession` add theirs.
+    PutFeedEvent(FeedEvent),
 }
 
 impl Write {
@@ -110,6 +115,7 @@ impl Write {
             Write::PutSighting(..) => "put_sighting",
             Write::StripComment(..) => "strip_comment",
             Write::OverwriteEvent(_) => "overwrite_event",
+            Write::PutFeedEvent(_) => "put_feed_event",
         }
     }
 }
@@ -301,6 +307,7 @@ impl Store {
                 vec![self.strip_event_comment(tenancy, *session, *seq)?]
             }
             Write::OverwriteEvent(event) => vec![self.overwrite_event(tenancy, event)?],
+            Write::PutFeedEvent(event) => vec![put_feed_event(self, tenancy, event)?],
         })
     }
 }

@@ -3,6 +3,8 @@
 
 use super::{Attempts, WorkflowError};
 use crate::domain::account::Account;
+use crate::domain::event::Actor;
+use crate::domain::feed::FeedEvent;
 use crate::domain::ids::AccountId;
 use crate::domain::validation::Problems;
 use crate::domain::values::{Tenancy, Timestamp};
@@ -19,13 +21,16 @@ impl From<AccountWriteError> for WorkflowError {
     }
 }
 
-/// Writes a new account and claims its external id (one transaction).
+/// Writes a new account, claims its external id and reports `account.created` to the feed
+/// (one transaction).
 pub async fn create(
     store: &Store,
     tenancy: &Tenancy,
     account: &Account,
+    actor: &Actor,
 ) -> Result<(), WorkflowError> {
-    Ok(store.create_account(tenancy, account).await?)
+    let created = FeedEvent::account("account.created", account, actor);
+    Ok(store.create_account(tenancy, account, &created).await?)
 }
 
 /// Applies a merge patch (`patch` gives the patched account, or `None` when it changes
@@ -53,7 +58,7 @@ where
         let Some(next) = patch(&current, Timestamp::now()).map_err(WorkflowError::Invalid)? else {
             return Ok(current);
         };
-        match store.replace_account(tenancy, &current, &next).await {
+        match store.replace_account(tenancy, &current, &next, None).await {
             Ok(()) => return Ok(next),
             Err(AccountWriteError::Stale) => continue,
             Err(e) => return Err(e.into()),

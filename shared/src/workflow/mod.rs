@@ -14,6 +14,7 @@
 //! - [`documents`]: create (standalone or in a session), add a file, submit;
 //! - [`devices`]: register a session device;
 //! - [`accounts`]: create, patch;
+//! - [`feed`]: reading the events feed (each use case writes its own feed events);
 //! - [`redaction`]: sessions, documents, verifications and accounts (in steps);
 //! - [`uploads`]: checking an uploaded object against its declaration;
 //! - `verify` (feature `verify`): running the document checks and recording the result.
@@ -21,6 +22,7 @@
 pub mod accounts;
 pub mod devices;
 pub mod documents;
+pub mod feed;
 pub mod redaction;
 pub mod sessions;
 pub mod uploads;

@@ -10,6 +10,7 @@ use super::sessions::load_session;
 use super::{Attempts, WorkflowError};
 use crate::domain::account::Account;
 use crate::domain::event::{Actor, Event};
+use crate::domain::feed::FeedEvent;
 use crate::domain::ids::{AccountId, SessionId};
 use crate::domain::session::Session;
 use crate::domain::values::{Tenancy, Timestamp};
@@ -370,7 +371,13 @@ pub async fn redact_account_step(
         let Some(next) = next else {
             break;
         };
-        match store.replace_account(tenancy, &account, &next).await {
+        // The write that finishes the redaction is the one the feed hears of.
+        let redacted = (finished && next.redacted_at.is_some())
+            .then(|| FeedEvent::account("account.redacted", &next, actor));
+        match store
+            .replace_account(tenancy, &account, &next, redacted.as_ref())
+            .await
+        {
             Ok(()) => {
                 account = next;
                 break;
@@ -428,7 +435,7 @@ async fn mark_account_redacting(
         let Some(next) = current.redaction_started(now) else {
             return Ok(current);
         };
-        match store.replace_account(tenancy, &current, &next).await {
+        match store.replace_account(tenancy, &current, &next, None).await {
             Ok(()) => return Ok(next),
             Err(AccountWriteError::Stale) => continue,
             Err(AccountWriteError::Store(e)) => return Err(e.into()),

@@ -9,13 +9,20 @@
 //! and their SHA-256 is recorded on the file. Every later read (the verification, or a new
 //! event for an already uploaded file, which a write behind the upload URL would send)
 //! hashes the bytes it reads again: other bytes reject the file as `object_replaced`.
+//!
+//! Every decision is written with its `document.file_checked` feed event (`domain::feed`)
+//! in the document's own transaction.
 
 use super::{Attempts, WorkflowError};
-use crate::domain::document::{check_upload, parse_object_key, Arrival, FileStatus, RejectReason};
+use crate::domain::document::{
+    check_upload, parse_object_key, Arrival, Document, FileStatus, RejectReason,
+};
+use crate::domain::event::Actor;
+use crate::domain::feed::FeedEvent;
 use crate::domain::ids::{DocumentId, FileId};
 use crate::domain::values::{Tenancy, Timestamp};
 use crate::store::objects::{sha256_base64, Fetched, Objects};
-use crate::store::Store;
+use crate::store::{Store, Write};
 
 /// What a check found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,7 +80,7 @@ pub async fn check_file(
             let Some(next) = current.with_files_replaced(&[file], now) else {
                 continue;
             };
-            if !store.replace_document(tenancy, &current, &next).await? {
+            if !write_checked(store, tenancy, &current, next).await? {
                 continue;
             }
             objects.delete(&key).await?;
@@ -104,7 +111,7 @@ pub async fn check_file(
         let Some(next) = current.with_file_outcome(file, outcome.clone(), now) else {
             continue;
         };
-        if !store.replace_document(tenancy, &current, &next).await? {
+        if !write_checked(store, tenancy, &current, next).await? {
             continue;
         }
         return Ok(match outcome {
@@ -116,6 +123,40 @@ pub async fn check_file(
         });
     }
     Err(WorkflowError::Conflict)
+}
+
+/// The actor of the upload check's feed events.
+pub fn upload_check_actor() -> Actor {
+    Actor::system("upload_check")
+}
+
+/// Writes the document as the check left it, with a `document.file_checked` feed event per
+/// file it decided, in one transaction; false if the document changed since it was read.
+async fn write_checked(
+    store: &Store,
+    tenancy: &Tenancy,
+    current: &Document,
+    next: Document,
+) -> Result<bool, WorkflowError> {
+    let mut writes: Vec<Write> = FeedEvent::file_checks(current, &next, &upload_check_actor())
+        .into_iter()
+        .map(Write::PutFeedEvent)
+        .collect();
+    writes.insert(
+        0,
+        Write::PutDocument {
+            read: current.clone(),
+            next,
+        },
+    );
+    match store
+        .write(tenancy, "recording an upload check", writes)
+        .await
+    {
+        Ok(()) => Ok(true),
+        Err(e) if e.is_race() => Ok(false),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Checks the object at `key`, whatever it is: objects outside the document layout are

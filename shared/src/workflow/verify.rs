@@ -1,6 +1,7 @@
 //! Running a verification: read the document's uploaded files from S3, run the
 //! deterministic checks (`idv-checks`), and write the verification, the processed document,
-//! the fingerprint sighting and the session's changes in one transaction.
+//! the fingerprint sighting, the session's changes and their feed events (`verification.completed`,
+//! `document.file_checked` for files it rejects) in one transaction.
 //!
 //! Only the functions that verify (the verifications API and the upload checker, which
 //! processes standalone ID documents) enable the `verify` feature, so the image, barcode and
@@ -18,6 +19,7 @@ use crate::config::ConfigError;
 use crate::domain::applicant::{Address, ApplicantData, IdentityNumber, Name};
 use crate::domain::document::{Document, DocumentAction, FileStatus, RejectReason, Side};
 use crate::domain::event::{Actor, Event};
+use crate::domain::feed::FeedEvent;
 use crate::domain::ids::{DocumentId, FileId, SessionId, VerificationId};
 use crate::domain::session::{Action, DocumentRef, Session};
 use crate::domain::validation::{ProblemKind, Problems};
@@ -366,8 +368,24 @@ pub async fn run(
             // uploaded file; no verification is recorded, the session is unchanged.
             let ids: Vec<FileId> = replaced.iter().map(|(id, _)| *id).collect();
             if let Some(next) = doc.with_files_replaced(&ids, now) {
-                if !store.replace_document(tenancy, &doc, &next).await? {
-                    continue;
+                let mut writes: Vec<Write> = FeedEvent::file_checks(&doc, &next, &req.actor)
+                    .into_iter()
+                    .map(Write::PutFeedEvent)
+                    .collect();
+                writes.insert(
+                    0,
+                    Write::PutDocument {
+                        read: doc.clone(),
+                        next,
+                    },
+                );
+                match store
+                    .write(tenancy, "rejecting replaced files", writes)
+                    .await
+                {
+                    Ok(()) => {}
+                    Err(e) if e.is_race() => continue,
+                    Err(e) => return Err(WorkflowError::from(e).into()),
                 }
             }
             delete_replaced(objects, &replaced).await;
@@ -480,13 +498,24 @@ pub async fn run(
             .or(session.as_ref().and_then(|s| s.account_id));
         let next_account = next_doc.account_id;
 
-        let mut writes = vec![
-            Write::PutVerification(verification.clone()),
+        // The feed hears of the verification and of any file it rejected, in its write.
+        let mut writes = vec![Write::PutFeedEvent(FeedEvent::verification_completed(
+            &verification,
+            &req.actor,
+        ))];
+        writes.extend(
+            FeedEvent::file_checks(&doc, &next_doc, &req.actor)
+                .into_iter()
+                .map(Write::PutFeedEvent),
+        );
+        writes.insert(0, Write::PutVerification(verification.clone()));
+        writes.insert(
+            1,
             Write::PutDocument {
                 read: doc.clone(),
                 next: next_doc,
             },
-        ];
+        );
         if let Some(fp) = &fingerprint {
             let sighting = Sighting {
                 verification_id: verification.id,
