@@ -148,5 +148,9 @@ async fn an_expired_passport_fails_document_not_expired() {
     let r = verify(&app, &doc, &session, false).await;
     assert_eq!(r.attr("status"), "failed", "{}", r.json);
     assert_eq!(check(&r, "document_not_expired")["status"], "failed");
-    assert_eq!(check(&r, "mrz_valid")["status"], "passed", "read right, and expired");
+    assert_eq!(
+        check(&r, "mrz_valid")["status"],
+        "passed",
+        "read right, and expired"
+    );
 }
