@@ -27,5 +27,6 @@ pub use registry::default_requirement;
 pub use types::{
     AddressContext, AddressExtracted, AddressExtraction, Check, CheckStatus, Config, Context,
     DuplicateEvidence, Extracted, ExtractedDocument, ExtractedPerson, FileReport, IdvExtracted,
-    IdvExtraction, MrzBand, Outcome, PhotoMrz, Requirement, SessionData, VerificationStatus, RULE_SET_VERSION,
+    IdvExtraction, MrzBand, Outcome, PhotoMrz, Requirement, SessionData, VerificationStatus,
+    RULE_SET_VERSION,
 };

@@ -229,7 +229,7 @@ pub fn correct(format: MrzFormat, read: &[Vec<ReadChar>]) -> Corrected {
             .chain(std::iter::once(&f.cd))
             .all(|p| cell(*p).is_some_and(|c| c.confidence >= UNSURE));
         let mut candidates: Vec<Correction> = Vec::new();
-        if !passed_as_read && !(is_composite && !fields.iter().all(|g| holds(g, &text))) {
+        if !passed_as_read && (!is_composite || fields.iter().all(|g| holds(g, &text))) {
             for (p, numeric) in positions {
                 let Some(rc) = cell(p) else { continue };
                 if rc.confidence >= UNSURE {

@@ -96,12 +96,8 @@ mod tests {
     fn committed_templates_cover_the_alphabet() {
         let t = templates();
         assert!(!t.is_empty());
-        for class in 0..ALPHABET.len() {
-            assert!(
-                t.iter().any(|x| x.class == class),
-                "{}",
-                ALPHABET[class] as char
-            );
+        for (class, ch) in ALPHABET.iter().enumerate() {
+            assert!(t.iter().any(|x| x.class == class), "{}", *ch as char);
         }
     }
 

@@ -366,8 +366,8 @@ fn chains(blobs: &[Blob], deg: f32) -> (Vec<Chain>, (f32, f32)) {
     }
     // Keep only the best incoming link of each component.
     let mut incoming: Vec<Option<(usize, f32)>> = vec![None; blobs.len()];
-    for i in 0..blobs.len() {
-        if let Some((j, cost)) = next[i] {
+    for (i, link) in next.iter().enumerate().take(blobs.len()) {
+        if let Some((j, cost)) = *link {
             if incoming[j].is_none_or(|(_, c)| cost < c) {
                 incoming[j] = Some((i, cost));
             }
