@@ -3,7 +3,6 @@
 
 use idv::domain::feed::TypeFilter;
 use idv::domain::ids::SessionId;
-use idv::domain::values::Timestamp;
 use idv::http::pagination::ListParams;
 use idv::http::ApiError;
 use idv::store::feed::FeedFilter;
@@ -32,25 +31,7 @@ pub fn list_filter(params: &ListParams) -> Result<FeedFilter, ApiError> {
                 .map_err(|_| ApiError::parameter(name, "must be a session id (sess_…)"))?,
         );
     }
-    for (key, slot) in [
-        ("filter[created_at_from]", &mut f.created_from),
-        ("filter[created_at_to]", &mut f.created_to),
-    ] {
-        if let Some((name, v)) = params.filter(&[key]) {
-            *slot = Some(
-                Timestamp::parse(v)
-                    .ok_or_else(|| ApiError::parameter(name, "must be an RFC 3339 timestamp"))?,
-            );
-        }
-    }
-    if let (Some(from), Some(to)) = (f.created_from, f.created_to) {
-        if from > to {
-            return Err(ApiError::parameter(
-                "filter[created_at_from]",
-                "must not be after filter[created_at_to]",
-            ));
-        }
-    }
+    (f.created_from, f.created_to) = params.created_range()?;
     Ok(f)
 }
 

@@ -93,25 +93,7 @@ fn parse_filter(params: &ListParams) -> Result<SessionFilter, ApiError> {
                 .ok_or_else(|| ApiError::parameter(name, "must be person or business"))?,
         );
     }
-    for (key, slot) in [
-        ("filter[created_at_from]", &mut f.created_from),
-        ("filter[created_at_to]", &mut f.created_to),
-    ] {
-        if let Some((name, v)) = params.filter(&[key]) {
-            *slot = Some(
-                Timestamp::parse(v)
-                    .ok_or_else(|| ApiError::parameter(name, "must be an RFC 3339 timestamp"))?,
-            );
-        }
-    }
-    if let (Some(from), Some(to)) = (f.created_from, f.created_to) {
-        if from > to {
-            return Err(ApiError::parameter(
-                "filter[created_at_from]",
-                "must not be after filter[created_at_to]",
-            ));
-        }
-    }
+    (f.created_from, f.created_to) = params.created_range()?;
     Ok(f)
 }
 

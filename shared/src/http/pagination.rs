@@ -15,7 +15,7 @@ use sha2::Sha256;
 
 use super::error::ApiError;
 use super::middleware::BasePath;
-use crate::domain::values::Tenancy;
+use crate::domain::values::{Tenancy, Timestamp};
 use crate::store::query::{Direction, Page, PageRequest};
 
 /// Default page size.
@@ -127,6 +127,29 @@ impl ListParams {
                 .get_key_value(*n)
                 .map(|(k, v)| (k.as_str(), v.as_str()))
         })
+    }
+
+    /// `filter[created_at_from]` and `filter[created_at_to]` as timestamps (400 naming the
+    /// parameter that is not RFC 3339, or `from` when it lies after `to`).
+    pub fn created_range(&self) -> Result<(Option<Timestamp>, Option<Timestamp>), ApiError> {
+        let at = |key: &str| -> Result<Option<Timestamp>, ApiError> {
+            match self.filter(&[key]) {
+                None => Ok(None),
+                Some((name, v)) => Timestamp::parse(v)
+                    .map(Some)
+                    .ok_or_else(|| ApiError::parameter(name, "must be an RFC 3339 timestamp")),
+            }
+        };
+        let (from, to) = (at("filter[created_at_from]")?, at("filter[created_at_to]")?);
+        if let (Some(from), Some(to)) = (from, to) {
+            if from > to {
+                return Err(ApiError::parameter(
+                    "filter[created_at_from]",
+                    "must not be after filter[created_at_to]",
+                ));
+            }
+        }
+        Ok((from, to))
     }
 }
 
