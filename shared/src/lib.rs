@@ -16,3 +16,5 @@ pub mod domain;
 pub mod http;
 pub mod store;
 pub mod workflow;
+#[cfg(feature = "webhooks")]
+pub mod webhooks;

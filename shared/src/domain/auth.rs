@@ -49,6 +49,12 @@ pub enum Permission {
     /// Read session event logs.
     #[serde(rename = "events:read")]
     EventsRead,
+    /// Read webhook endpoints and their deliveries.
+    #[serde(rename = "webhooks:read")]
+    WebhooksRead,
+    /// Create, change, delete and rotate webhook endpoints; replay and redeliver events.
+    #[serde(rename = "webhooks:write")]
+    WebhooksWrite,
     /// Everything.
     #[serde(rename = "*")]
     All,
@@ -56,7 +62,7 @@ pub enum Permission {
 
 impl Permission {
     /// Every permission.
-    pub const ALL: [Permission; 12] = [
+    pub const ALL: [Permission; 14] = [
         Permission::AccountsRead,
         Permission::AccountsWrite,
         Permission::SessionsRead,
@@ -68,6 +74,8 @@ impl Permission {
         Permission::VerificationsRead,
         Permission::VerificationsWrite,
         Permission::EventsRead,
+        Permission::WebhooksRead,
+        Permission::WebhooksWrite,
         Permission::All,
     ];
 
@@ -85,6 +93,8 @@ impl Permission {
             Permission::VerificationsRead => "verifications:read",
             Permission::VerificationsWrite => "verifications:write",
             Permission::EventsRead => "events:read",
+            Permission::WebhooksRead => "webhooks:read",
+            Permission::WebhooksWrite => "webhooks:write",
             Permission::All => "*",
         }
     }

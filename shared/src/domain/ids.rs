@@ -73,6 +73,11 @@ macro_rules! resource_id {
                 Ok(Self(ulid))
             }
 
+            /// The id of a given ULID (ids derived deterministically, such as a delivery's).
+            pub fn from_ulid(ulid: Ulid) -> Self {
+                Self(ulid)
+            }
+
             /// The ULID part.
             pub fn ulid(&self) -> Ulid {
                 self.0
@@ -144,6 +149,14 @@ resource_id!(
 resource_id!(
     /// An API key (`key_…`); the id is public, the secret is not.
     ApiKeyId, "key_"
+);
+resource_id!(
+    /// A webhook endpoint (`whe_…`).
+    WebhookEndpointId, "whe_"
+);
+resource_id!(
+    /// One delivery attempt of an event to a webhook endpoint (`whd_…`).
+    DeliveryId, "whd_"
 );
 
 #[cfg(test)]

@@ -15,3 +15,4 @@ pub mod session;
 pub mod validation;
 pub mod values;
 pub mod verification;
+pub mod webhook;

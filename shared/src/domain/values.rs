@@ -349,7 +349,7 @@ impl fmt::Display for Environment {
 }
 
 /// The tenant and environment every read and write is scoped to.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Tenancy {
     /// The company.
     pub tenant: TenantId,

@@ -130,6 +130,44 @@ fn feed_query(tenancy: &Tenancy, f: &FeedFilter) -> ListQuery {
     }
 }
 
+/// The scope and event of a feed item's stream image (the webhook fan-out reads the
+/// table's stream); `None` for any other item. The scope comes from the partition key, so
+/// an event is only ever fanned out to the endpoints of the tenancy that owns it.
+pub fn feed_event_from_image<I: Into<serde_dynamo::Item>>(
+    image: I,
+) -> Result<Option<(Tenancy, FeedEvent)>, StoreError> {
+    let image: serde_dynamo::Item = image.into();
+    let corrupt = |source| StoreError::Corrupt {
+        context: "reading a stream image",
+        source,
+    };
+    #[derive(serde::Deserialize)]
+    struct Head {
+        pk: String,
+        entity: Option<String>,
+    }
+    let head: Head = serde_dynamo::from_item(image.clone()).map_err(corrupt)?;
+    if head.entity.as_deref() != Some(ENTITY) {
+        return Ok(None);
+    }
+    let mut parts = head.pk.splitn(3, '#');
+    let tenant = parts.next().and_then(crate::domain::values::TenantId::parse);
+    let environment = parts
+        .next()
+        .and_then(crate::domain::values::Environment::parse);
+    let (Some(tenant), Some(environment)) = (tenant, environment) else {
+        return Ok(None);
+    };
+    let event: FeedEvent = serde_dynamo::from_item(image).map_err(corrupt)?;
+    Ok(Some((
+        Tenancy {
+            tenant,
+            environment,
+        },
+        event,
+    )))
+}
+
 impl Store {
     /// One feed event of this scope (strongly consistent GetItem); `None` for an unknown
     /// id, a foreign one (its key names another scope's partition) or one past its 30 days

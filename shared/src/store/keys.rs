@@ -20,6 +20,9 @@
 //! | timer (expiry, retention) | `T#SESSION#id` | `TIMER#kind` | pk / sk | pk / sk | pk / sk |
 //! | open child of an account | `T#ACCOUNT#acc` | `OPEN#SESSION#id`, `OPEN#DOCUMENT#id` | | | |
 //! | feed event | `T#EVENT#evt` | `FEED_EVENT` | `T#EVENTS` / pos | pk / sk | `T#SESSION#sess#EVENTS` / pos (else pk / sk) |
+//! | webhook endpoint | `T#WEBHOOK#whe` | `WEBHOOK_ENDPOINT` | `T#WEBHOOK_ENDPOINTS` / pos | | |
+//! | endpoint count | `T#WEBHOOK_ENDPOINTS` | `COUNT` | | | |
+//! | delivery attempt | `T#DELIVERY#whd` | `DELIVERY` | `T#WEBHOOK#whe#DELIVERIES` / pos | pk / sk | pk / sk |
 //!
 //! `T` is `tenant#environment`; `pos` is `created_at#id`, which sorts newest-last as text
 //! because timestamps have a fixed width. gsi4 holds only timers (`store::timers`):
@@ -34,7 +37,8 @@
 //! an event of no session) under their own pk/sk.
 
 use crate::domain::ids::{
-    AccountId, ApiKeyId, DeviceId, DocumentId, EventId, SessionId, VerificationId,
+    AccountId, ApiKeyId, DeliveryId, DeviceId, DocumentId, EventId, SessionId, VerificationId,
+    WebhookEndpointId,
 };
 use crate::domain::values::{Tenancy, Timestamp};
 
@@ -465,4 +469,27 @@ mod tests {
         }
         assert!(counts.iter().all(|&c| c > 50), "{counts:?}");
     }
+}
+
+/// Partition of a webhook endpoint.
+pub fn webhook_endpoint_pk(tenancy: &Tenancy, id: WebhookEndpointId) -> String {
+    format!("{}#WEBHOOK#{id}", tenancy_prefix(tenancy))
+}
+/// Sort key of a webhook endpoint.
+pub const WEBHOOK_ENDPOINT_SK: &str = "WEBHOOK_ENDPOINT";
+/// gsi1 partition listing a scope's endpoints; also the partition of their count.
+pub fn webhook_endpoints_pk(tenancy: &Tenancy) -> String {
+    format!("{}#WEBHOOK_ENDPOINTS", tenancy_prefix(tenancy))
+}
+/// Sort key of the endpoint count.
+pub const WEBHOOK_COUNT_SK: &str = "COUNT";
+/// Partition of one delivery attempt.
+pub fn delivery_pk(tenancy: &Tenancy, id: DeliveryId) -> String {
+    format!("{}#DELIVERY#{id}", tenancy_prefix(tenancy))
+}
+/// Sort key of a delivery attempt.
+pub const DELIVERY_SK: &str = "DELIVERY";
+/// gsi1 partition of an endpoint's deliveries, by position (`scheduled_at#whd_…`).
+pub fn endpoint_deliveries_pk(tenancy: &Tenancy, endpoint: WebhookEndpointId) -> String {
+    format!("{}#WEBHOOK#{endpoint}#DELIVERIES", tenancy_prefix(tenancy))
 }

@@ -20,6 +20,7 @@ pub mod sessions;
 pub mod table;
 pub mod timers;
 pub mod verifications;
+pub mod webhooks;
 pub mod write;
 
 pub use write::{Child, Refusal, Write, WriteError};

@@ -6,6 +6,7 @@
 //! |---|---|---|
 //! | cursor HMAC key | `IDV_CURSOR_SECRET_ARN` | `IDV_CURSOR_SECRET` |
 //! | fingerprint HMAC key | `IDV_FINGERPRINT_SECRET_ARN` | `IDV_FINGERPRINT_SECRET` |
+//! | webhook sealing key | `IDV_WEBHOOK_KEY_ARN` | `IDV_WEBHOOK_KEY` or the file `IDV_WEBHOOK_KEY_FILE` |
 //!
 //! A function's configuration (visible to anyone allowed `lambda:GetFunctionConfiguration`,
 //! in the console, in support screenshots) then holds only ARNs. [`load`] reads every secret
@@ -41,8 +42,15 @@ pub const FINGERPRINT: Secret = Secret {
     arn_variable: "IDV_FINGERPRINT_SECRET_ARN",
 };
 
+/// The key that seals webhook signing secrets (`webhooks::seal`; functions that create,
+/// rotate or deliver webhooks). Locally `IDV_WEBHOOK_KEY_FILE` may name a file instead.
+pub const WEBHOOK_KEY: Secret = Secret {
+    variable: "IDV_WEBHOOK_KEY",
+    arn_variable: "IDV_WEBHOOK_KEY_ARN",
+};
+
 /// Every secret [`load`] looks for.
-pub const ALL: [Secret; 2] = [CURSOR, FINGERPRINT];
+pub const ALL: [Secret; 3] = [CURSOR, FINGERPRINT, WEBHOOK_KEY];
 
 /// The values [`load`] read, by plain variable name.
 static LOADED: OnceLock<HashMap<&'static str, String>> = OnceLock::new();

@@ -28,6 +28,8 @@ pub mod sessions;
 pub mod uploads;
 #[cfg(feature = "verify")]
 pub mod verify;
+#[cfg(feature = "webhooks")]
+pub mod webhooks;
 
 use std::time::Duration as StdDuration;
 
