@@ -1,7 +1,8 @@
 //! Handlers of the events endpoints: extract → one `workflow::feed` call → render.
 //!
 //! DynamoDB round trips (besides the cached key lookup): list 1 Query (+ ≤ 10 COUNT Queries
-//! with `page[total]`), show 1 GetItem.
+//! with `page[total]`), show 1 GetItem, redeliver 2 in parallel (the event, the endpoints)
+//! plus one SQS batch.
 
 use axum::extract::State;
 use axum::response::Response;
@@ -13,7 +14,7 @@ use idv::http::jsonapi::{ok, respond};
 use idv::http::middleware::BasePath;
 use idv::http::pagination::{collection, Cursors, ListParams};
 use idv::http::{render, ApiError, AppState};
-use idv::workflow::feed;
+use idv::workflow::{feed, webhooks};
 
 use crate::input;
 
@@ -56,4 +57,26 @@ pub async fn show(
         .await?
         .ok_or(ApiError::NotFound)?;
     Ok(ok(render::feed_event(&event)))
+}
+
+/// `POST /events/{id}/redeliver` → 202: the event is queued again, as a new sequence of
+/// attempts (same `webhook-id`, so receivers dedupe), to every enabled endpoint subscribed
+/// to its type.
+pub async fn redeliver(
+    State(st): State<AppState>,
+    axum::Extension(hooks): axum::Extension<std::sync::Arc<idv::webhooks::Webhooks>>,
+    auth: Auth,
+    PathId(id): PathId<EventId>,
+    body: idv::http::extract::Body,
+) -> Result<Response, ApiError> {
+    let principal = auth.require(Permission::WebhooksWrite)?;
+    if let Some(v) = body.optional_json()? {
+        idv::http::jsonapi::empty_action(&v)?;
+    }
+    let now = Timestamp::now();
+    let endpoints = webhooks::redeliver(&st.store, &hooks, &principal.tenancy, id, now).await?;
+    Ok(respond(
+        http::StatusCode::ACCEPTED,
+        &serde_json::json!({"meta": {"status": "accepted", "event_id": id.to_string(), "webhook_endpoints": endpoints}}),
+    ))
 }

@@ -127,7 +127,7 @@ pub async fn rotate(
     let principal = auth.require(Permission::WebhooksWrite)?;
     if let Some(v) = body.optional_json()? {
         // A meta-only body is allowed (API.md §1); nothing in it is understood.
-        input::no_members(&v)?;
+        idv::http::jsonapi::empty_action(&v)?;
     }
     let (endpoint, secret) =
         flow::rotate(&st.store, &hooks, &principal.tenancy, id, Timestamp::now()).await?;

@@ -257,17 +257,6 @@ pub fn replay(body: Option<Value>) -> Result<Replay, Problems> {
     }
 }
 
-/// An action body that may only be empty or carry an empty `meta` (rotate-secret).
-pub fn no_members(body: &Value) -> Result<(), Problems> {
-    let mut p = Problems::default();
-    if let Some(mut top) = ObjectReader::new(body, "", &mut p) {
-        let meta = Meta::read(top.get("meta"), None, &mut p);
-        top.finish(&mut p);
-        meta.only(&[], &mut p);
-    }
-    p.into_result(())
-}
-
 /// The filters of an endpoint's deliveries.
 pub fn delivery_filter(params: &ListParams) -> Result<DeliveriesFilter, ApiError> {
     let mut f = DeliveriesFilter::default();

@@ -11,8 +11,14 @@
 //! source mapping would (filter, batches, partial failures) and hands TTL deletions of
 //! timers to `expiry-stream`, and [`schedule`] stands in for the EventBridge rule that runs
 //! `expiry-sweep`.
+//!
+//! [`queue::LocalQueues`] is an in-memory SQS that speaks the SDK's protocol
+//! ([`queue::serve`]), with the event source mapping that hands its messages to a function
+//! ([`queue::LocalQueues::pump_once`]), so that functions sending to and retrying through
+//! SQS run unchanged locally.
 
 pub mod invoke;
+pub mod queue;
 pub mod s3_events;
 pub mod schedule;
 pub mod streams;

@@ -141,6 +141,18 @@ impl Meta {
     }
 }
 
+/// Checks the body of an action that takes no members: nothing, `{}` or `{"meta": {}}`
+/// (API.md §1 lets any action carry a meta-only body); anything else is named as unknown.
+pub fn empty_action(body: &Value) -> Result<(), Problems> {
+    let mut p = Problems::default();
+    if let Some(mut top) = ObjectReader::new(body, "", &mut p) {
+        let meta = Meta::read(top.get("meta"), None, &mut p);
+        top.finish(&mut p);
+        meta.only(&[], &mut p);
+    }
+    p.into_result(())
+}
+
 static EMPTY: std::sync::LazyLock<Value> = std::sync::LazyLock::new(|| json!({}));
 
 impl<'a> RequestDoc<'a> {
