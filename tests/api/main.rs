@@ -19,3 +19,4 @@ mod seed;
 mod sessions;
 mod store;
 mod verifications;
+mod webhooks;

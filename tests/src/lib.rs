@@ -4,7 +4,10 @@
 //! DynamoDB Local must be running; `infra/test.sh` (the README's test command) starts one on
 //! a free port and sets `IDV_TEST_DYNAMODB_ENDPOINT`.
 
+pub mod receiver;
+
 use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
@@ -21,6 +24,7 @@ use idv::domain::values::{Environment, Tenancy, TenantId, Timestamp};
 use idv::http::AppState;
 use idv::store::objects::Objects;
 use idv::store::{table, Store};
+use idv::webhooks::Webhooks;
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -173,6 +177,14 @@ pub struct TestApp {
     documents: Router,
     verifications: Router,
     events: Router,
+    webhooks: Router,
+    /// The webhook machinery the routers and the pipeline share (sealing key, the local
+    /// queue, sender, compressed retry policy).
+    pub hooks: Arc<Webhooks>,
+    /// The in-process SQS stand-in this test's deliveries queue lives on.
+    pub queues: idv_local::queue::LocalQueues,
+    /// This test's deliveries queue.
+    pub queue_name: String,
     relay: tokio::sync::Mutex<idv_local::s3_events::S3Relay>,
     checker: document_events::Checker,
     /// The DynamoDB Local this test's table lives on (streams are served there too).
@@ -190,6 +202,62 @@ pub fn test_config(table: &str, key_cache: Duration) -> Config {
         key_cache_ttl: key_cache,
         rate_limit: None,
         retention: idv::store::timers::Retention::default(),
+    }
+}
+
+/// The webhook policy tests run with: attempts 1, 2 and 3 s apart (growing, as the real
+/// 5 s … 10 h schedule does), the contract's 5-day disable window and 24-hour overlap.
+pub fn test_webhook_policy() -> idv::domain::webhook::RetryPolicy {
+    idv::domain::webhook::RetryPolicy {
+        delays: [1, 2, 3].into_iter().map(time::Duration::seconds).collect(),
+        ..Default::default()
+    }
+}
+
+/// A sender shared by every test (loading the platform's roots once), with a 3 s timeout.
+fn test_sender() -> idv::webhooks::send::Sender {
+    static SENDER: OnceLock<idv::webhooks::send::Sender> = OnceLock::new();
+    SENDER
+        .get_or_init(|| idv::webhooks::send::Sender::new(Duration::from_secs(3)))
+        .clone()
+}
+
+/// Starts an SQS stand-in (`idv-local queue`'s server) on a free loopback port on this
+/// test's runtime; returns it and its endpoint URL.
+pub async fn start_local_queues() -> (idv_local::queue::LocalQueues, String) {
+    let queues = idv_local::queue::LocalQueues::new();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a queue port");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(idv_local::queue::serve(queues.clone(), listener));
+    (queues, url)
+}
+
+/// The webhook machinery over the queue `name` of the SQS stand-in at `endpoint`.
+pub fn test_webhooks(
+    endpoint: &str,
+    name: &str,
+    policy: idv::domain::webhook::RetryPolicy,
+) -> Webhooks {
+    let sqs = aws_sdk_sqs::Client::from_conf(
+        aws_sdk_sqs::config::Builder::new()
+            .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+            .region(aws_sdk_sqs::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+                "test", "test", None, None, "tests",
+            ))
+            .endpoint_url(endpoint)
+            .build(),
+    );
+    Webhooks {
+        key: Arc::new(
+            idv::webhooks::seal::SealingKey::from_material(b"test-webhook-sealing-key-0123456789")
+                .expect("key"),
+        ),
+        queue: idv::webhooks::queue::Queue::new(sqs, format!("{endpoint}/000000000000/{name}")),
+        sender: test_sender(),
+        policy,
     }
 }
 
@@ -238,12 +306,19 @@ impl TestApp {
             tenant: TenantId::parse("acme").expect("tenant"),
             environment: Environment::Staging,
         };
+        let (queues, queue_url) = start_local_queues().await;
+        let queue_name = format!("q{}", &table[1..]);
+        let hooks = Arc::new(test_webhooks(&queue_url, &queue_name, test_webhook_policy()));
         let mut app = TestApp {
             sessions: sessions::router(state.clone()),
             accounts: accounts::router(state.clone()),
             documents: documents::router(state.clone()),
             verifications: verifications::router(state.clone(), test_verify_settings()),
-            events: events::router(state.clone()),
+            events: events::router(state.clone(), hooks.clone()),
+            webhooks: webhooks::router(state.clone(), hooks.clone()),
+            hooks,
+            queues,
+            queue_name,
             relay: tokio::sync::Mutex::new(idv_local::s3_events::S3Relay::new(objects.clone())),
             dynamodb_endpoint: dynamodb_endpoint(),
             checker: document_events::Checker {
@@ -317,6 +392,8 @@ impl TestApp {
             self.verifications.clone()
         } else if path.starts_with("/v1/identity/events") {
             self.events.clone()
+        } else if path.starts_with("/v1/identity/webhook-endpoints") {
+            self.webhooks.clone()
         } else {
             self.sessions.clone()
         }
@@ -519,7 +596,8 @@ impl TestApp {
         self.accounts = accounts::router(state.clone());
         self.documents = documents::router(state.clone());
         self.verifications = verifications::router(state.clone(), test_verify_settings());
-        self.events = events::router(state.clone());
+        self.events = events::router(state.clone(), self.hooks.clone());
+        self.webhooks = webhooks::router(state.clone(), self.hooks.clone());
         self.state = state;
         self
     }
@@ -605,8 +683,92 @@ impl TestApp {
         self.accounts = accounts::router(self.state.clone());
         self.documents = documents::router(self.state.clone());
         self.verifications = verifications::router(self.state.clone(), test_verify_settings());
-        self.events = events::router(self.state.clone());
+        self.events = events::router(self.state.clone(), self.hooks.clone());
+        self.webhooks = webhooks::router(self.state.clone(), self.hooks.clone());
         self.checker.store = self.store.clone();
+    }
+
+    /// The same app with another webhook retry policy (tests compress time with it).
+    pub fn with_webhook_policy(mut self, policy: idv::domain::webhook::RetryPolicy) -> TestApp {
+        let mut hooks = (*self.hooks).clone();
+        hooks.policy = policy;
+        self.hooks = Arc::new(hooks);
+        self.events = events::router(self.state.clone(), self.hooks.clone());
+        self.webhooks = webhooks::router(self.state.clone(), self.hooks.clone());
+        self
+    }
+
+    /// The webhook fan-out and delivery functions' handlers over this test's table.
+    pub fn pipeline(&self) -> webhooks::Pipeline {
+        webhooks::Pipeline {
+            store: self.store.clone(),
+            hooks: self.hooks.clone(),
+        }
+    }
+
+    /// A reader of this test's table stream with `webhook-fanout`'s filter, from now on.
+    pub async fn webhook_relay(&self) -> idv_local::streams::StreamRelay {
+        let filter = serde_json::from_str(idv_local::streams::FEED_INSERT_FILTER).expect("filter");
+        self.stream_relay().await.with_filter(filter)
+    }
+
+    /// One turn of the webhook plumbing, in process, as the local stack runs it: new feed
+    /// records from the stream to `webhook-fanout`, then one batch of due jobs from the
+    /// queue to `webhook-delivery`.
+    pub async fn pump_webhooks(
+        &self,
+        relay: &mut idv_local::streams::StreamRelay,
+    ) -> idv_local::queue::Pumped {
+        let pipeline = self.pipeline();
+        let p = pipeline.clone();
+        relay
+            .poll_once(|event| {
+                let p = p.clone();
+                async move {
+                    let event = serde_json::from_value(event).map_err(|e| e.to_string())?;
+                    Ok(p.fan_out(event)
+                        .await
+                        .batch_item_failures
+                        .into_iter()
+                        .filter_map(|f| f.item_identifier)
+                        .collect())
+                }
+            })
+            .await
+            .expect("read the stream");
+        self.queues
+            .pump_once(&self.queue_name, 10, |event| async move {
+                let event = serde_json::from_value(event).map_err(|e| e.to_string())?;
+                Ok(pipeline
+                    .deliver(event)
+                    .await
+                    .batch_item_failures
+                    .into_iter()
+                    .map(|f| f.item_identifier)
+                    .collect())
+            })
+            .await
+    }
+
+    /// Pumps the webhook plumbing every 100 ms until `done` holds or `within` passes;
+    /// returns whether it held.
+    pub async fn pump_webhooks_until(
+        &self,
+        relay: &mut idv_local::streams::StreamRelay,
+        within: Duration,
+        mut done: impl FnMut() -> bool,
+    ) -> bool {
+        let stop = std::time::Instant::now() + within;
+        loop {
+            self.pump_webhooks(relay).await;
+            if done() {
+                return true;
+            }
+            if std::time::Instant::now() > stop {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// The expiry functions' handler over this test's table and bucket.

@@ -28,6 +28,11 @@ use serde_json::{json, Map, Value};
 /// timer items.
 pub const TTL_TIMER_FILTER: &str = r#"{"eventName": ["REMOVE"], "userIdentity": {"type": ["Service"], "principalId": ["dynamodb.amazonaws.com"]}, "dynamodb": {"OldImage": {"entity": {"S": ["timer"]}}}}"#;
 
+/// The filter of `webhook-fanout`'s event source mapping in `template.yaml`: new items of
+/// the events feed.
+pub const FEED_INSERT_FILTER: &str =
+    r#"{"eventName": ["INSERT"], "dynamodb": {"NewImage": {"entity": {"S": ["feed_event"]}}}}"#;
+
 /// The event name DynamoDB Local gives TTL deletions.
 pub const LOCAL_TTL_EVENT_NAME: &str = "UNKNOWN_TO_SDK_VERSION";
 
