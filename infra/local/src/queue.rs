@@ -59,6 +59,20 @@ const MAX_DELAY_SECONDS: i64 = 900;
 const MAX_WAIT_SECONDS: i64 = 20;
 /// The suffix of a queue's dead-letter queue; such queues have no redrive of their own.
 const DLQ_SUFFIX: &str = "-dlq";
+/// Queue attribute names SQS knows that the local queues never set (`All` included).
+const UNSET_ATTRIBUTES: [&str; 11] = [
+    "All",
+    "Policy",
+    "MessageRetentionPeriod",
+    "FifoQueue",
+    "ContentBasedDeduplication",
+    "KmsMasterKeyId",
+    "KmsDataKeyReusePeriodSeconds",
+    "DeduplicationScope",
+    "FifoThroughputLimit",
+    "RedriveAllowPolicy",
+    "SqsManagedSseEnabled",
+];
 
 /// How a queue behaves: the part of its attributes the local stack needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1169,7 +1183,7 @@ async fn receive_message(q: &LocalQueues, input: Input<'_>) -> Result<Value, Api
         let _ =
             tokio::time::timeout((deadline - now).min(Duration::from_millis(100)), changed).await;
     };
-    let all_system = system.iter().any(|s| *s == "All");
+    let all_system = system.contains(&"All");
     let messages: Vec<Value> = received
         .iter()
         .map(|m| {
@@ -1266,10 +1280,12 @@ fn get_queue_attributes(q: &LocalQueues, input: Input<'_>) -> Result<Value, ApiE
             .to_string(),
         ));
     }
-    let everything = requested.iter().any(|r| *r == "All");
+    let everything = requested.contains(&"All");
+    // Names SQS knows but the local queues leave unset (policies, KMS, FIFO) are
+    // omitted, as AWS omits unset attributes; only names SQS does not know are refused.
     if let Some(unknown) = requested
         .iter()
-        .find(|r| **r != "All" && !all.iter().any(|(k, _)| k == *r))
+        .find(|r| !all.iter().any(|(k, _)| k == *r) && !UNSET_ATTRIBUTES.contains(*r))
     {
         return Err(ApiError::new(
             "InvalidAttributeName",

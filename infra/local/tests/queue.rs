@@ -764,6 +764,26 @@ async fn bad_requests_get_sqs_errors_and_the_server_keeps_serving() {
     .await;
     assert_eq!(status, 400, "{body}");
 
+    let (status, body) = raw(
+        local.addr,
+        "POST",
+        &with_target("AmazonSQS.GetQueueAttributes"),
+        &format!("{{\"QueueUrl\": \"{url}\", \"AttributeNames\": [\"Bogus\"]}}"),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(body.contains("InvalidAttributeName"), "{body}");
+    // Attributes SQS knows but the local queues leave unset are omitted, not refused.
+    let unset = local
+        .client
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(QueueAttributeName::Policy)
+        .send()
+        .await
+        .expect("unset attribute");
+    assert!(unset.attributes().is_none_or(|a| a.is_empty()));
+
     let (status, _) = raw(local.addr, "GET", &json, "").await;
     assert_eq!(status, 400);
 
