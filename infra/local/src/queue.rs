@@ -19,9 +19,13 @@
 //!
 //! Not emulated: signatures are **not verified** (a request must carry an `Authorization`
 //! header, as AWS refuses anonymous calls, but any value is accepted), FIFO queues, queue
-//! deletion and tags, permissions, message system attributes on send, and the list types
-//! of message attributes. `MD5OfMessageBody` and `MD5OfMessageAttributes` are computed with
-//! SQS's algorithm even though `aws-sdk-sqs` (unlike the Java SDK) does not check them.
+//! deletion and tags, permissions, message system attributes on send, the list types of
+//! message attributes, message retention, and queue-level `DelaySeconds`. The dead-letter
+//! queue is always `<name>-dlq` (a `CreateQueue` `RedrivePolicy` sets only its
+//! `maxReceiveCount`; its `deadLetterTargetArn` is ignored), and any queue named in a
+//! request exists: `GetQueueUrl` creates it rather than answering `QueueDoesNotExist`.
+//! `MD5OfMessageBody` and `MD5OfMessageAttributes` are computed with SQS's algorithm even
+//! though `aws-sdk-sqs` (unlike the Java SDK) does not check them.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::convert::Infallible;
