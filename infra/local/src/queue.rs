@@ -1325,6 +1325,25 @@ mod tests {
     }
 
     #[test]
+    fn attribute_digest_matches_a_published_vector() {
+        // The vector of wcharczuk/sqslite's md5_test.go, whose SDK (Go v2) checks digests.
+        let mut attributes = BTreeMap::new();
+        attributes.insert(
+            "ordinal".to_owned(),
+            MessageAttribute {
+                data_type: "Number".into(),
+                string_value: Some("1".into()),
+                binary_value: None,
+            },
+        );
+        attributes.insert("category".to_owned(), MessageAttribute::string("test"));
+        assert_eq!(
+            md5_of_attributes(&attributes).as_deref(),
+            Some("d21ae90c49061e927f57df5f5d72be1f")
+        );
+    }
+
+    #[test]
     fn attribute_name_filters() {
         assert!(wants_attribute(&["All"], "x"));
         assert!(wants_attribute(&["trace.*"], "trace.id"));
