@@ -4,6 +4,7 @@
 //! idv-local s3-events --invoke http://127.0.0.1:9000
 //! idv-local stream --invoke http://127.0.0.1:9000
 //! idv-local sweep --invoke http://127.0.0.1:9000 --every 60
+//! idv-local queue --port 9324 --invoke http://127.0.0.1:9000 --function webhook-delivery --queue idv-webhook-deliveries [--batch 10]
 //! idv-local fixture licence-back [--expired|--blurred] > back.jpg
 //! idv-local fixture bill [--days-ago 10] > bill.pdf
 //! ```
@@ -178,6 +179,44 @@ async fn sweep(args: &[String]) -> Result<(), String> {
     }
 }
 
+/// `queue`: serves an in-memory SQS on 127.0.0.1:`--port` (point functions at it with
+/// `AWS_ENDPOINT_URL_SQS=http://127.0.0.1:9324`) and, as the event source mapping does,
+/// hands `--queue`'s messages to `--function` in batches of up to `--batch` every 100 ms,
+/// deleting what succeeded and leaving the reported `batchItemFailures` to reappear.
+async fn queue(args: &[String]) -> Result<(), String> {
+    use idv_local::queue::{serve, LocalQueues};
+    let port: u16 = arg(args, "--port")
+        .map_or(Ok(9324), |p| p.parse())
+        .map_err(|_| "--port takes a port number")?;
+    let batch: usize = arg(args, "--batch")
+        .map_or(Ok(10), |b| b.parse())
+        .map_err(|_| "--batch takes a number")?;
+    let base = arg(args, "--invoke").unwrap_or_else(|| "http://127.0.0.1:9000".into());
+    let function = arg(args, "--function").unwrap_or_else(|| "webhook-delivery".into());
+    let name = arg(args, "--queue").unwrap_or_else(|| "idv-webhook-deliveries".into());
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .map_err(|e| format!("binding 127.0.0.1:{port}: {e}"))?;
+    let queues = LocalQueues::new();
+    let server = tokio::spawn(serve(queues.clone(), listener));
+    tracing::info!(port, %base, %function, queue = %name, "serving SQS and relaying the queue");
+    loop {
+        if server.is_finished() {
+            return Err("the SQS server stopped".into());
+        }
+        let pumped = queues
+            .pump_once(&name, batch, |event| {
+                let (base, function) = (base.clone(), function.clone());
+                async move { Ok(failed_items(&invoke(&base, &function, event).await?)) }
+            })
+            .await;
+        if pumped.received > 0 || pumped.dead_lettered > 0 {
+            tracing::info!(?pumped, "delivered queue messages");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     idv::config::init_tracing();
@@ -187,7 +226,8 @@ async fn main() -> ExitCode {
         Some("fixture") => fixture(&args[1..]),
         Some("stream") => stream(&args[1..]).await,
         Some("sweep") => sweep(&args[1..]).await,
-        _ => Err("usage: idv-local s3-events|stream|sweep [--invoke http://127.0.0.1:9000] [--every SECONDS] | fixture ...".into()),
+        Some("queue") => queue(&args[1..]).await,
+        _ => Err("usage: idv-local s3-events|stream|sweep|queue [--invoke http://127.0.0.1:9000] [--every SECONDS] | fixture ...".into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

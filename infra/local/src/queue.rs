@@ -19,9 +19,13 @@
 //!
 //! Not emulated: signatures are **not verified** (a request must carry an `Authorization`
 //! header, as AWS refuses anonymous calls, but any value is accepted), FIFO queues, queue
-//! deletion and tags, permissions, message system attributes on send, and the list types
-//! of message attributes. `MD5OfMessageBody` and `MD5OfMessageAttributes` are computed with
-//! SQS's algorithm even though `aws-sdk-sqs` (unlike the Java SDK) does not check them.
+//! deletion and tags, permissions, message system attributes on send, the list types of
+//! message attributes, message retention, and queue-level `DelaySeconds`. The dead-letter
+//! queue is always `<name>-dlq` (a `CreateQueue` `RedrivePolicy` sets only its
+//! `maxReceiveCount`; its `deadLetterTargetArn` is ignored), and any queue named in a
+//! request exists: `GetQueueUrl` creates it rather than answering `QueueDoesNotExist`.
+//! `MD5OfMessageBody` and `MD5OfMessageAttributes` are computed with SQS's algorithm even
+//! though `aws-sdk-sqs` (unlike the Java SDK) does not check them.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::convert::Infallible;
@@ -59,6 +63,20 @@ const MAX_DELAY_SECONDS: i64 = 900;
 const MAX_WAIT_SECONDS: i64 = 20;
 /// The suffix of a queue's dead-letter queue; such queues have no redrive of their own.
 const DLQ_SUFFIX: &str = "-dlq";
+/// Queue attribute names SQS knows that the local queues never set (`All` included).
+const UNSET_ATTRIBUTES: [&str; 11] = [
+    "All",
+    "Policy",
+    "MessageRetentionPeriod",
+    "FifoQueue",
+    "ContentBasedDeduplication",
+    "KmsMasterKeyId",
+    "KmsDataKeyReusePeriodSeconds",
+    "DeduplicationScope",
+    "FifoThroughputLimit",
+    "RedriveAllowPolicy",
+    "SqsManagedSseEnabled",
+];
 
 /// How a queue behaves: the part of its attributes the local stack needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1169,7 +1187,7 @@ async fn receive_message(q: &LocalQueues, input: Input<'_>) -> Result<Value, Api
         let _ =
             tokio::time::timeout((deadline - now).min(Duration::from_millis(100)), changed).await;
     };
-    let all_system = system.iter().any(|s| *s == "All");
+    let all_system = system.contains(&"All");
     let messages: Vec<Value> = received
         .iter()
         .map(|m| {
@@ -1266,10 +1284,12 @@ fn get_queue_attributes(q: &LocalQueues, input: Input<'_>) -> Result<Value, ApiE
             .to_string(),
         ));
     }
-    let everything = requested.iter().any(|r| *r == "All");
+    let everything = requested.contains(&"All");
+    // Names SQS knows but the local queues leave unset (policies, KMS, FIFO) are
+    // omitted, as AWS omits unset attributes; only names SQS does not know are refused.
     if let Some(unknown) = requested
         .iter()
-        .find(|r| **r != "All" && !all.iter().any(|(k, _)| k == *r))
+        .find(|r| !all.iter().any(|(k, _)| k == *r) && !UNSET_ATTRIBUTES.contains(*r))
     {
         return Err(ApiError::new(
             "InvalidAttributeName",
@@ -1302,6 +1322,25 @@ mod tests {
         expected.extend_from_slice(&[0, 0, 0, 1, b'b']);
         assert_eq!(md5_of_attributes(&attributes), Some(md5_hex(&expected)));
         assert_eq!(md5_of_attributes(&BTreeMap::new()), None);
+    }
+
+    #[test]
+    fn attribute_digest_matches_a_published_vector() {
+        // The vector of wcharczuk/sqslite's md5_test.go, whose SDK (Go v2) checks digests.
+        let mut attributes = BTreeMap::new();
+        attributes.insert(
+            "ordinal".to_owned(),
+            MessageAttribute {
+                data_type: "Number".into(),
+                string_value: Some("1".into()),
+                binary_value: None,
+            },
+        );
+        attributes.insert("category".to_owned(), MessageAttribute::string("test"));
+        assert_eq!(
+            md5_of_attributes(&attributes).as_deref(),
+            Some("d21ae90c49061e927f57df5f5d72be1f")
+        );
     }
 
     #[test]
