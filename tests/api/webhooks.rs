@@ -621,3 +621,153 @@ async fn each_endpoint_needs_its_scope_and_bad_input_gets_its_4xx() {
     let r = app.call(Method::PUT, &format!("{ENDPOINTS}/{id}"), &app.key, Some(&body), &[]).await;
     assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
 }
+
+/// A receiver of the README run as a process (`python3 receiver.py` or `node receiver.js`
+/// with the `standardwebhooks` package that `infra/test.sh` installs); its output lines.
+struct ExternalReceiver {
+    child: std::process::Child,
+    lines: std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
+}
+
+impl ExternalReceiver {
+    fn start(program: &str, script: &str, secret: &str, env: &[(&str, String)]) -> (ExternalReceiver, u16) {
+        use std::io::BufRead;
+        let path = format!("{}/receivers/{script}", env!("CARGO_MANIFEST_DIR"));
+        let mut cmd = std::process::Command::new(program);
+        cmd.arg(&path)
+            .arg("0")
+            .env("IDV_WEBHOOK_SECRET", secret)
+            .stdout(std::process::Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("{program} {path}: {e} (infra/test.sh installs the receivers' packages)"));
+        let stdout = child.stdout.take().expect("stdout");
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+                let Ok(v) = serde_json::from_str::<Value>(&line) else { continue };
+                if let Some(port) = v["listening"].as_u64() {
+                    let _ = tx.send(port);
+                } else {
+                    sink.lock().expect("lock").push(v);
+                }
+            }
+        });
+        let port = rx
+            .recv_timeout(StdDuration::from_secs(20))
+            .unwrap_or_else(|_| panic!("{script} did not start (is standardwebhooks installed?)"));
+        (ExternalReceiver { child, lines }, u16::try_from(port).expect("port"))
+    }
+
+    fn lines(&self) -> Vec<Value> {
+        self.lines.lock().expect("lock").clone()
+    }
+}
+
+impl Drop for ExternalReceiver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn the_python_and_node_receivers_verify_real_deliveries_with_the_standard_library() {
+    let app = TestApp::new().await;
+    let mut relay = app.webhook_relay().await;
+    let python = std::env::var("IDV_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let node_path = std::env::var("IDV_TEST_NODE_PATH").unwrap_or_default();
+    let mut receivers = Vec::new();
+    for (program, script) in [(python.as_str(), "receiver.py"), ("node", "receiver.js")] {
+        // Created first for its secret; pointed at the receiver once it listens.
+        let (id, secret) = endpoint(&app, "http://127.0.0.1:9/hook", &["session.approved"]).await;
+        let (receiver, port) =
+            ExternalReceiver::start(program, script, &secret, &[("NODE_PATH", node_path.clone())]);
+        let r = app
+            .patch(
+                &format!("{ENDPOINTS}/{id}"),
+                &json!({"data": {"type": "webhook_endpoint", "attributes": {"url": format!("http://127.0.0.1:{port}/hook")}}}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+        receivers.push((script, id, receiver, port));
+    }
+    let session = app.create_session(None).await;
+    approve(&app, &session).await;
+    let done = app
+        .pump_webhooks_until(&mut relay, StdDuration::from_secs(20), || {
+            receivers.iter().all(|(_, _, r, _)| !r.lines().is_empty())
+        })
+        .await;
+    for (script, id, receiver, _) in &receivers {
+        let lines = receiver.lines();
+        assert!(done, "{script}: {lines:?}");
+        assert_eq!(lines.len(), 1, "{script}: {lines:?}");
+        assert_eq!(lines[0]["verified"], true, "{script} verified with standardwebhooks");
+        assert_eq!(lines[0]["type"], "session.approved", "{script}");
+        tokio::time::sleep(StdDuration::from_millis(200)).await;
+        let d = deliveries(&app, id, "").await;
+        assert_eq!(d[0]["attributes"]["response_status"], 204, "{script} accepted it");
+    }
+
+    // A forged delivery (a signature made with another secret) is refused by the library.
+    for (script, _, receiver, port) in &receivers {
+        let body = json!({"data": {"type": "event", "id": "evt_01HQ0000000000000000000000"}}).to_string();
+        let now = Timestamp::now().unix().to_string();
+        let forged = idv::domain::webhook::sign(b"not-the-secret", "evt_01HQ0000000000000000000000", now.parse().expect("n"), body.as_bytes());
+        let status = match ureq::post(&format!("http://127.0.0.1:{port}/hook"))
+            .set("content-type", "application/json")
+            .set("webhook-id", "evt_01HQ0000000000000000000000")
+            .set("webhook-timestamp", &now)
+            .set("webhook-signature", &forged)
+            .send_string(&body)
+        {
+            Ok(r) => r.status(),
+            Err(ureq::Error::Status(code, _)) => code,
+            Err(e) => panic!("{script}: {e}"),
+        };
+        assert_eq!(status, 400, "{script} refuses a forged signature");
+        let lines = receiver.lines();
+        assert_eq!(lines.last().expect("a line")["verified"], false, "{script}");
+    }
+}
+
+#[tokio::test]
+async fn a_ttl_expiry_arrives_as_session_expired() {
+    // DynamoDB Local deletes the timer about 10 s after it is due (see `expiry.rs`).
+    let app = TestApp::on_ttl_instance().await;
+    let mut expiry_relay = app.stream_relay().await;
+    let mut relay = app.webhook_relay().await;
+    let receiver = Receiver::start(&[]).await;
+    let (_, secret) = endpoint(&app, &receiver.url, &["session.expired"]).await;
+    let at = Timestamp::now().add(time::Duration::seconds(2));
+    let r = app
+        .post(
+            "/v1/identity/sessions",
+            Some(&json!({"data": {"type": "session", "attributes": {
+                "entity_type": "person", "expires_at": at.to_string()}}})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.json);
+    let session = r.id();
+    let started = std::time::Instant::now();
+    let mut delivered = Vec::new();
+    while receiver.count() == 0 && started.elapsed() < StdDuration::from_secs(40) {
+        // No API call and no sweep: the TTL deletion on the stream expires it.
+        app.deliver_stream(&mut expiry_relay, &mut delivered).await;
+        app.pump_webhooks(&mut relay).await;
+        tokio::time::sleep(StdDuration::from_millis(250)).await;
+    }
+    let got = receiver.received();
+    assert_eq!(got.len(), 1, "session.expired did not arrive in 40 s");
+    assert_eq!(got[0].signed_by(&secret), vec![true]);
+    let e = got[0].json();
+    assert_eq!(e["data"]["attributes"]["type"], "session.expired");
+    assert_eq!(e["data"]["attributes"]["data"]["object"]["id"], session);
+    assert_eq!(e["data"]["attributes"]["actor"]["type"], "system");
+}
