@@ -9,9 +9,13 @@
 # into the S3 -> SQS events the upload checker gets on AWS. `idv-local stream` reads the
 # table's DynamoDB stream and hands TTL deletions of timers to `expiry-stream` (as the
 # event source mapping does on AWS); `idv-local sweep` runs `expiry-sweep` every
-# IDV_SWEEP_SECONDS (the schedule; 5 minutes on AWS).
+# IDV_SWEEP_SECONDS (the schedule; 5 minutes on AWS). Webhooks: `idv-local stream
+# --function webhook-fanout --filter feed` hands new feed events to the fan-out, and
+# `idv-local queue` is the deliveries queue (an SQS-compatible server in memory) feeding
+# `webhook-delivery`; signing secrets are sealed with a key kept in the data directory.
+# `idv-local listen --key ... --forward-to URL` then shows and forwards a tenancy's webhooks.
 #
-# Environment: IDV_API_PORT (9000), IDV_DYNAMODB_PORT (8000), IDV_S3_PORT (8014),
+# Environment: IDV_API_PORT (9000), IDV_DYNAMODB_PORT (8000), IDV_S3_PORT (8014), IDV_SQS_PORT (9324),
 # IDV_TOOLS_DIR (.tools), IDV_SWEEP_SECONDS (60), IDV_RETENTION_PRODUCTION and
 # IDV_RETENTION_STAGING (unset: keep sessions forever).
 source "$(dirname "$0")/lib.sh"
@@ -20,6 +24,7 @@ cd "$ROOT"
 API_PORT="${IDV_API_PORT:-9000}"
 DDB_PORT="${IDV_DYNAMODB_PORT:-8000}"
 S3_PORT="${IDV_S3_PORT:-8014}"
+SQS_PORT="${IDV_SQS_PORT:-9324}"
 RUN="$TOOLS/run"
 DATA="$TOOLS/dynamodb-data"
 S3_DATA="$TOOLS/s3-data"
@@ -52,7 +57,8 @@ ensure_cargo_lambda
 # first request. Each binary is built on its own, exactly as watch's `cargo run --bin`
 # builds it, so watch finds nothing left to compile.
 log "building the functions (the first build takes several minutes)"
-for bin in idv-admin idv-local sessions accounts documents document-events verifications events expiry-stream expiry-sweep; do
+for bin in idv-admin idv-local sessions accounts documents document-events verifications events \
+  webhooks webhook-fanout webhook-delivery expiry-stream expiry-sweep; do
   cargo build --quiet --bin "$bin"
 done
 
@@ -67,9 +73,9 @@ cleanup() {
 trap cleanup EXIT INT TERM
 echo $$ >"$RUN/stack.pid"
 
-for port in "$DDB_PORT" "$S3_PORT" "$API_PORT"; do
+for port in "$DDB_PORT" "$S3_PORT" "$API_PORT" "$SQS_PORT"; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-    log "port $port is taken; set IDV_API_PORT, IDV_DYNAMODB_PORT or IDV_S3_PORT to free ports"
+    log "port $port is taken; set IDV_API_PORT, IDV_DYNAMODB_PORT, IDV_S3_PORT or IDV_SQS_PORT to free ports"
     exit 1
   fi
 done
@@ -92,6 +98,12 @@ if [ ! -s "$DATA/dev-key" ]; then
   chmod 600 "$DATA/dev-key"
 fi
 
+# The key that seals webhook signing secrets (on AWS a KMS-encrypted Secrets Manager
+# secret): made once, readable by its owner only, kept with the data it protects.
+if [ ! -s "$DATA/webhook.key" ]; then
+  (umask 077 && python3 -c "import secrets; print(secrets.token_hex(32))" >"$DATA/webhook.key")
+fi
+
 cat >"$RUN/functions.env" <<ENV
 IDV_TABLE=idv
 IDV_BUCKET=idv-documents
@@ -104,6 +116,9 @@ AWS_SECRET_ACCESS_KEY=$S3_SECRET_KEY
 AWS_REGION=us-east-1
 AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$DDB_PORT
 AWS_ENDPOINT_URL_S3=http://127.0.0.1:$S3_PORT
+AWS_ENDPOINT_URL_SQS=http://127.0.0.1:$SQS_PORT
+IDV_WEBHOOK_QUEUE_URL=http://127.0.0.1:$SQS_PORT/000000000000/idv-webhook-deliveries
+IDV_WEBHOOK_KEY_FILE=$DATA/webhook.key
 IDV_RETENTION_PRODUCTION=${IDV_RETENTION_PRODUCTION:-}
 IDV_RETENTION_STAGING=${IDV_RETENTION_STAGING:-}
 RUST_LOG=info
@@ -116,6 +131,12 @@ wait_for_port "$API_PORT" 120 "cargo lambda watch"
 ./target/debug/idv-local s3-events --invoke "http://127.0.0.1:$API_PORT" >"$RUN/s3-events.log" 2>&1 &
 PIDS+=($!)
 ./target/debug/idv-local stream --invoke "http://127.0.0.1:$API_PORT" >"$RUN/stream.log" 2>&1 &
+PIDS+=($!)
+./target/debug/idv-local stream --invoke "http://127.0.0.1:$API_PORT" --function webhook-fanout --filter feed \
+  >"$RUN/webhook-fanout.log" 2>&1 &
+PIDS+=($!)
+./target/debug/idv-local queue --port "$SQS_PORT" --invoke "http://127.0.0.1:$API_PORT" \
+  --function webhook-delivery --queue idv-webhook-deliveries >"$RUN/queue.log" 2>&1 &
 PIDS+=($!)
 ./target/debug/idv-local sweep --invoke "http://127.0.0.1:$API_PORT" --every "${IDV_SWEEP_SECONDS:-60}" \
   >"$RUN/sweep.log" 2>&1 &

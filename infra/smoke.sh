@@ -215,4 +215,45 @@ code=$(status GET "$BASE/v1/identity/events?filter%5Bsession_id%5D=$V_SESSION&fi
 check "$code" 200
 expect "$OUT/body" "[e['attributes']['type'] for e in d['data']] in (['session.completed', 'verification.completed'], ['verification.completed', 'session.completed'])"
 
-echo "the product page's examples, the document flow, a verification and the events feed work against $BASE"
+# Webhooks through the whole local stack (stream relay → webhook-fanout → queue →
+# webhook-delivery), signed, with the change → receiver latency.
+python3 "$ROOT/infra/webhook-latency.py" "$BASE" "$KEY" "${IDV_SMOKE_WEBHOOKS:-20}"
+
+# `idv-local listen` registers an endpoint for the key and forwards each event to a receiver.
+RECEIVED="$OUT/received"
+RECV_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+LISTEN_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+python3 - "$RECV_PORT" "$RECEIVED" <<'PY' &
+import sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+class R(BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        with open(sys.argv[2], "ab") as f:
+            f.write(body + b"\n")
+        self.send_response(200)
+        self.end_headers()
+    def log_message(self, *a):
+        pass
+HTTPServer(("127.0.0.1", int(sys.argv[1])), R).serve_forever()
+PY
+RECV_PID=$!
+IDV_TOOLS_DIR="$OUT" "$ROOT/target/debug/idv-local" listen --key "$KEY" --api "$BASE" \
+  --port "$LISTEN_PORT" --forward-to "http://127.0.0.1:$RECV_PORT/hook" >"$OUT/listen.log" 2>&1 &
+LISTEN_PID=$!
+trap 'kill $RECV_PID $LISTEN_PID 2>/dev/null || true; rm -rf "$OUT"' EXIT
+for _ in $(seq 100); do grep -q "signing secret" "$OUT/listen.log" 2>/dev/null && break; sleep 0.1; done
+grep -q "signing secret: whsec_" "$OUT/listen.log" || { cat "$OUT/listen.log"; exit 1; }
+code=$(status POST "$BASE/v1/identity/sessions" -H "Content-Type: application/json" \
+  -d '{"data": {"type": "session", "attributes": {"entity_type": "person"}}}')
+check "$code" 201
+L_SESSION=$(field "$OUT/body")
+for _ in $(seq 200); do grep -q "$L_SESSION" "$RECEIVED" 2>/dev/null && break; sleep 0.1; done
+grep -q "$L_SESSION" "$RECEIVED" || { echo "idv-local listen did not forward session.created"; cat "$OUT/listen.log"; exit 1; }
+grep -q "session.created .*$L_SESSION.*(signature ok)" "$OUT/listen.log" || { cat "$OUT/listen.log"; exit 1; }
+kill $RECV_PID $LISTEN_PID 2>/dev/null || true
+# The listener's endpoint is removed again so reruns start clean.
+L_ENDPOINT=$(python3 -c "import json,glob; print(json.load(open(glob.glob('$OUT/listen/*.json')[0]))['id'])")
+check "$(status DELETE "$BASE/v1/identity/webhook-endpoints/$L_ENDPOINT")" 204
+
+echo "the product page's examples, the document flow, a verification, the events feed and webhooks work against $BASE"

@@ -18,6 +18,7 @@
 //! SQS run unchanged locally.
 
 pub mod invoke;
+pub mod listen;
 pub mod queue;
 pub mod s3_events;
 pub mod schedule;

@@ -2,7 +2,9 @@
 //!
 //! ```text
 //! idv-local s3-events --invoke http://127.0.0.1:9000
-//! idv-local stream --invoke http://127.0.0.1:9000
+//! idv-local stream --invoke http://127.0.0.1:9000 [--function webhook-fanout --filter feed]
+//! idv-local queue --port 9324 --invoke http://127.0.0.1:9000
+//! idv-local listen --key sk_staging_… --forward-to http://localhost:3000/hook
 //! idv-local sweep --invoke http://127.0.0.1:9000 --every 60
 //! idv-local queue --port 9324 --invoke http://127.0.0.1:9000 --function webhook-delivery --queue idv-webhook-deliveries [--batch 10]
 //! idv-local fixture licence-back [--expired|--blurred] > back.jpg
@@ -14,7 +16,10 @@
 //! AWS would deliver for each new object.
 //!
 //! `stream` reads the table's DynamoDB stream and invokes `expiry-stream` with the TTL
-//! deletions of timers, as the event source mapping does on AWS; `sweep` invokes
+//! deletions of timers (or, with `--function webhook-fanout --filter feed`, the fan-out
+//! with new feed events), as the event source mappings do on AWS; `queue` serves the
+//! deliveries queue and feeds `webhook-delivery`; `listen` forwards a tenancy's webhooks
+//! to a developer's receiver (`idv_local::listen`); `sweep` invokes
 //! `expiry-sweep` every `--every` seconds, as the EventBridge schedule does.
 
 use std::process::ExitCode;
@@ -139,15 +144,24 @@ async fn stream(args: &[String]) -> Result<(), String> {
     let arn = latest_stream_arn(&dynamodb, &config.table)
         .await
         .map_err(err)?;
+    let function = arg(args, "--function").unwrap_or_else(|| "expiry-stream".into());
+    let filter = match arg(args, "--filter").as_deref() {
+        None | Some("ttl-timers") => idv_local::streams::TTL_TIMER_FILTER,
+        Some("feed") => idv_local::streams::FEED_INSERT_FILTER,
+        Some(_) => return Err("--filter takes ttl-timers or feed".into()),
+    };
+    let filter: serde_json::Value = serde_json::from_str(filter).map_err(|e| e.to_string())?;
     let mut relay = StreamRelay::connect(streams, arn, StartingPosition::Latest)
         .await
-        .map_err(err)?;
-    tracing::info!(%base, stream = relay.stream_arn(), "relaying TTL deletions of timers to expiry-stream");
+        .map_err(err)?
+        .with_filter(filter);
+    tracing::info!(%base, %function, stream = relay.stream_arn(), "relaying stream records");
     loop {
         let polled = relay
             .poll_once(|event| {
                 let base = base.clone();
-                async move { Ok(failed_items(&invoke(&base, "expiry-stream", event).await?)) }
+                let function = function.clone();
+                async move { Ok(failed_items(&invoke(&base, &function, event).await?)) }
             })
             .await;
         match polled {
@@ -217,6 +231,43 @@ async fn queue(args: &[String]) -> Result<(), String> {
     }
 }
 
+/// `listen`: registers (or reuses) an endpoint for the key's tenancy pointing at a local
+/// port, prints its secret, then prints and forwards every delivery (`idv_local::listen`).
+async fn listen(args: &[String]) -> Result<(), String> {
+    use idv_local::listen::{register, serve, Options};
+    let key = arg(args, "--key").ok_or("--key sk_staging_… is required")?;
+    let forward_to = arg(args, "--forward-to").ok_or("--forward-to URL is required")?;
+    let port: u16 = arg(args, "--port")
+        .map_or(Ok(9400), |p| p.parse())
+        .map_err(|_| "--port takes a port number")?;
+    let tools = std::env::var("IDV_TOOLS_DIR").unwrap_or_else(|_| ".tools".into());
+    let options = Options {
+        key,
+        forward_to: forward_to.clone(),
+        api: arg(args, "--api").unwrap_or_else(|| "http://127.0.0.1:9000".into()),
+        port,
+        state_dir: std::path::PathBuf::from(tools).join("listen"),
+    };
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .map_err(|e| format!("binding 127.0.0.1:{port}: {e}"))?;
+    let url = format!("http://127.0.0.1:{port}/webhooks");
+    let o = options.clone();
+    let u = url.clone();
+    let (registration, reused) = tokio::task::spawn_blocking(move || register(&o, &u))
+        .await
+        .map_err(|e| e.to_string())??;
+    println!(
+        "{} endpoint {} → {url}\nsigning secret: {}\nforwarding every event to {forward_to} (Ctrl-C stops)",
+        if reused { "reusing" } else { "registered" },
+        registration.id,
+        registration.secret
+    );
+    serve(listener, registration.secret, forward_to)
+        .await
+        .map_err(|e| e.to_string())
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     idv::config::init_tracing();
@@ -227,7 +278,8 @@ async fn main() -> ExitCode {
         Some("stream") => stream(&args[1..]).await,
         Some("sweep") => sweep(&args[1..]).await,
         Some("queue") => queue(&args[1..]).await,
-        _ => Err("usage: idv-local s3-events|stream|sweep|queue [--invoke http://127.0.0.1:9000] [--every SECONDS] | fixture ...".into()),
+        Some("listen") => listen(&args[1..]).await,
+        _ => Err("usage: idv-local s3-events|stream|sweep|queue|listen [--invoke http://127.0.0.1:9000] [--every SECONDS] | fixture ...".into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
