@@ -627,25 +627,6 @@ async fn a_ttl_deletion_of_a_feed_item_changes_nothing() {
     app.drop_table().await;
 }
 
-/// Counts the DynamoDB operations a client runs (one per call, retries included).
-#[derive(Debug, Clone, Default)]
-struct Operations(std::sync::Arc<std::sync::atomic::AtomicUsize>);
-
-impl aws_sdk_dynamodb::config::Intercept for Operations {
-    fn name(&self) -> &'static str {
-        "count DynamoDB operations"
-    }
-
-    fn read_before_execution(
-        &self,
-        _: &aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef<'_>,
-        _: &mut aws_sdk_dynamodb::config::ConfigBag,
-    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
-        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Ok(())
-    }
-}
-
 /// The round trips the README quotes, measured: GET /events is 1 Query (with filters too),
 /// GET /events/{id} 1 GetItem, and a transition still 2 (GetItem, one transaction), its
 /// feed item riding in that transaction.
@@ -653,7 +634,7 @@ impl aws_sdk_dynamodb::config::Intercept for Operations {
 async fn the_feed_costs_one_round_trip_per_read_and_none_per_change() {
     use tower::ServiceExt;
     let app = TestApp::new().await;
-    let ops = Operations::default();
+    let ops = idv_tests::Operations::default();
     let client = aws_sdk_dynamodb::Client::from_conf(
         app.client
             .config()

@@ -732,6 +732,13 @@ async fn the_python_and_node_receivers_verify_real_deliveries_with_the_standard_
             Err(e) => panic!("{script}: {e}"),
         };
         assert_eq!(status, 400, "{script} refuses a forged signature");
+        // Its output line is read by another thread: give it a moment.
+        for _ in 0..50 {
+            if receiver.lines().len() >= 2 {
+                break;
+            }
+            tokio::time::sleep(StdDuration::from_millis(50)).await;
+        }
         let lines = receiver.lines();
         assert_eq!(lines.last().expect("a line")["verified"], false, "{script}");
     }
@@ -770,4 +777,106 @@ async fn a_ttl_expiry_arrives_as_session_expired() {
     assert_eq!(e["data"]["attributes"]["type"], "session.expired");
     assert_eq!(e["data"]["attributes"]["data"]["object"]["id"], session);
     assert_eq!(e["data"]["attributes"]["actor"]["type"], "system");
+}
+
+/// The template wires the fan-out with the filter the local relay applies, the delivery
+/// function with partial batch responses from the deliveries queue, and that queue with a
+/// dead-letter queue that an alarm watches.
+#[test]
+fn the_template_wires_fan_out_queue_dead_letters_and_alarm_as_the_local_stack_does() {
+    let path = format!("{}/../template.yaml", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).expect("template.yaml");
+    let doc: serde_yaml::Value = serde_yaml::from_str(&text).expect("yaml");
+    let r = &doc["Resources"];
+    let fanout = &r["WebhookFanoutFunction"];
+    assert_eq!(fanout["Metadata"]["BuildProperties"]["Binary"].as_str(), Some("webhook-fanout"));
+    let source = &fanout["Properties"]["Events"]["FeedEvent"]["Properties"];
+    assert_eq!(source["FunctionResponseTypes"][0].as_str(), Some("ReportBatchItemFailures"));
+    let pattern: Value = serde_json::from_str(
+        source["FilterCriteria"]["Filters"][0]["Pattern"].as_str().expect("pattern"),
+    )
+    .expect("JSON");
+    let local: Value =
+        serde_json::from_str(idv_local::streams::FEED_INSERT_FILTER).expect("JSON");
+    assert_eq!(pattern, local);
+    let delivery = &r["WebhookDeliveryFunction"];
+    assert_eq!(delivery["Metadata"]["BuildProperties"]["Binary"].as_str(), Some("webhook-delivery"));
+    let job = &delivery["Properties"]["Events"]["Job"]["Properties"];
+    assert_eq!(job["FunctionResponseTypes"][0].as_str(), Some("ReportBatchItemFailures"));
+    let timeout = delivery["Properties"]["Timeout"].as_u64().expect("timeout");
+    let queue = &r["WebhookDeliveriesQueue"]["Properties"];
+    assert!(queue["VisibilityTimeout"].as_u64().expect("visibility") >= 6 * timeout);
+    assert!(queue["RedrivePolicy"]["maxReceiveCount"].as_u64().is_some());
+    let alarm = &r["WebhookDeliveriesDeadLetterAlarm"]["Properties"];
+    assert_eq!(alarm["MetricName"].as_str(), Some("ApproximateNumberOfMessagesVisible"));
+    // The fan-out never holds the sealing key; the API and the delivery function do.
+    assert!(fanout["Properties"]["Environment"]["Variables"]["IDV_WEBHOOK_KEY_ARN"].is_null());
+    for f in ["WebhooksFunction", "WebhookDeliveryFunction"] {
+        let key = &r[f]["Properties"]["Environment"]["Variables"]["IDV_WEBHOOK_KEY_ARN"];
+        assert!(!key.is_null(), "{f}");
+    }
+}
+
+/// `n` feed events of `tenancy` (session.created of made-up sessions), as the stream
+/// carries them.
+fn feed_events(
+    tenancy: &idv::domain::values::Tenancy,
+    n: usize,
+) -> Vec<(idv::domain::values::Tenancy, idv::domain::feed::FeedEvent)> {
+    (0..n)
+        .map(|_| {
+            let at = Timestamp::now();
+            let session = idv::domain::ids::SessionId::new(at.datetime());
+            let event = idv::domain::feed::FeedEvent {
+                id: idv::domain::ids::EventId::new(at.datetime()),
+                kind: "session.created".into(),
+                created_at: at,
+                actor: idv::domain::event::Actor::system("test"),
+                data: idv::domain::feed::FeedData {
+                    object: idv::domain::feed::FeedObject {
+                        kind: "session".into(),
+                        id: session.to_string(),
+                        status: Some("created".into()),
+                    },
+                    previous_status: None,
+                    session_id: Some(session),
+                    document_id: None,
+                },
+            };
+            (tenancy.clone(), event)
+        })
+        .collect()
+}
+
+/// The round trips the README quotes: a stream batch of 100 events to 3 endpoints costs one
+/// Query (the tenancy's endpoints), whatever the number of events; two tenancies, two.
+#[tokio::test]
+async fn fan_out_reads_each_tenancys_endpoints_once_per_batch() {
+    let app = TestApp::new().await;
+    for events in [&["session.*"][..], &["*"], &["session.created", "account.created"]] {
+        endpoint(&app, "https://93.184.215.14/idv", events).await;
+    }
+    endpoint(&app, "https://93.184.215.14/idv", &["account.*"]).await;
+    let (store, ops) = app.counted_store();
+    let batch = feed_events(&app.tenancy, 100);
+    let jobs = idv::workflow::webhooks::fan_out(&store, &app.hooks, &batch, Timestamp::now())
+        .await
+        .expect("fan out");
+    assert_eq!(jobs, 300, "3 of the 4 endpoints want session.created");
+    assert_eq!(ops.count(), 1, "one Query for the whole batch");
+    let counts = app.queues.counts(&app.queue_name);
+    assert_eq!(counts.visible + counts.delayed, 300);
+
+    let other = idv::domain::values::Tenancy {
+        tenant: idv::domain::values::TenantId::parse("globex").expect("tenant"),
+        environment: Environment::Staging,
+    };
+    let mut mixed = feed_events(&app.tenancy, 10);
+    mixed.extend(feed_events(&other, 10));
+    let before = ops.count();
+    let jobs = idv::workflow::webhooks::fan_out(&store, &app.hooks, &mixed, Timestamp::now())
+        .await
+        .expect("fan out");
+    assert_eq!(jobs, 30, "globex has no endpoints: its events go nowhere");
+    assert_eq!(ops.count() - before, 2);
 }

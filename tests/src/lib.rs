@@ -191,6 +191,33 @@ pub struct TestApp {
     dynamodb_endpoint: String,
 }
 
+/// Counts the DynamoDB operations a client runs (one per call, retries included): add it
+/// with `.interceptor(ops.clone())` to a client's config and read [`Operations::count`].
+#[derive(Debug, Clone, Default)]
+pub struct Operations(pub Arc<std::sync::atomic::AtomicUsize>);
+
+impl Operations {
+    /// Operations so far.
+    pub fn count(&self) -> usize {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl aws_sdk_dynamodb::config::Intercept for Operations {
+    fn name(&self) -> &'static str {
+        "count DynamoDB operations"
+    }
+
+    fn read_before_execution(
+        &self,
+        _: &aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef<'_>,
+        _: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+}
+
 /// The settings tests run with: a fixed cursor secret and no key cache (tests of the cache
 /// make their own app).
 pub fn test_config(table: &str, key_cache: Duration) -> Config {
@@ -251,10 +278,10 @@ pub fn test_webhooks(
             .build(),
     );
     Webhooks {
-        key: Arc::new(
+        key: Some(Arc::new(
             idv::webhooks::seal::SealingKey::from_material(b"test-webhook-sealing-key-0123456789")
                 .expect("key"),
-        ),
+        )),
         queue: idv::webhooks::queue::Queue::new(sqs, format!("{endpoint}/000000000000/{name}")),
         sender: test_sender(),
         policy,
@@ -696,6 +723,19 @@ impl TestApp {
         self.events = events::router(self.state.clone(), self.hooks.clone());
         self.webhooks = webhooks::router(self.state.clone(), self.hooks.clone());
         self
+    }
+
+    /// This test's store through a client that counts its operations.
+    pub fn counted_store(&self) -> (Store, Operations) {
+        let ops = Operations::default();
+        let client = Client::from_conf(
+            self.client
+                .config()
+                .to_builder()
+                .interceptor(ops.clone())
+                .build(),
+        );
+        (Store::new(client, self.table.clone()), ops)
     }
 
     /// The webhook fan-out and delivery functions' handlers over this test's table.

@@ -11,6 +11,6 @@ use idv::webhooks::Webhooks;
 async fn main() -> Result<(), lambda_http::Error> {
     init_tracing();
     let state = AppState::from_env().await?;
-    let hooks = Arc::new(Webhooks::from_env().await?);
+    let hooks = Arc::new(Webhooks::from_env(false).await?);
     lambda_http::run(events::router(state, hooks)).await
 }

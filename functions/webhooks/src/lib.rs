@@ -68,14 +68,15 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    /// From the environment (see `idv::webhooks`); call once per cold start.
-    pub async fn from_env() -> Result<Pipeline, ConfigError> {
+    /// From the environment (see `idv::webhooks`); call once per cold start. Only the
+    /// delivery function reads the sealing key (`with_key`); the fan-out never sees it.
+    pub async fn from_env(with_key: bool) -> Result<Pipeline, ConfigError> {
         idv::store::secrets::load().await?;
         let config = Config::from_env()?;
         let (dynamodb, _) = aws_clients().await;
         Ok(Pipeline {
             store: Store::new(dynamodb, config.table),
-            hooks: Arc::new(Webhooks::from_env().await?),
+            hooks: Arc::new(Webhooks::from_env(with_key).await?),
         })
     }
 

@@ -28,8 +28,9 @@ use crate::domain::webhook::RetryPolicy;
 /// What the webhook use cases need besides the table. Built once per cold start.
 #[derive(Debug, Clone)]
 pub struct Webhooks {
-    /// Seals and opens signing secrets.
-    pub key: Arc<seal::SealingKey>,
+    /// Seals and opens signing secrets; `None` in functions that never touch a secret
+    /// (the fan-out, redelivery), which are not given the key at all.
+    pub key: Option<Arc<seal::SealingKey>>,
     /// The deliveries queue.
     pub queue: queue::Queue,
     /// Sends deliveries.
@@ -43,11 +44,22 @@ fn var(name: &str) -> Option<String> {
 }
 
 impl Webhooks {
-    /// From the environment (see the module's table).
-    pub async fn from_env() -> Result<Webhooks, ConfigError> {
+    /// The sealing key, if this function has it.
+    pub fn sealing_key(&self) -> Option<&seal::SealingKey> {
+        self.key.as_deref()
+    }
+
+    /// From the environment (see the module's table); `with_key` reads the sealing key,
+    /// which only the functions that create, rotate or send need.
+    pub async fn from_env(with_key: bool) -> Result<Webhooks, ConfigError> {
         let (policy, timeout) = policy_from(var)?;
+        let key = if with_key {
+            Some(Arc::new(seal::SealingKey::from_env()?))
+        } else {
+            None
+        };
         Ok(Webhooks {
-            key: Arc::new(seal::SealingKey::from_env()?),
+            key,
             queue: queue::Queue::from_env().await?,
             sender: send::Sender::new(timeout),
             policy,

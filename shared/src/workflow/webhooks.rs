@@ -96,7 +96,11 @@ pub async fn create(
 ) -> Result<(Endpoint, String), WorkflowError> {
     let id = WebhookEndpointId::new(now.datetime());
     let secret = new_secret().map_err(|_| secret_failure())?;
-    let sealed = hooks.key.seal(id, &secret).map_err(|_| secret_failure())?;
+    let sealed = hooks
+        .sealing_key()
+        .ok_or_else(secret_failure)?
+        .seal(id, &secret)
+        .map_err(|_| secret_failure())?;
     let endpoint = Endpoint {
         id,
         url: input.url,
@@ -222,7 +226,11 @@ pub async fn rotate(
     now: Timestamp,
 ) -> Result<(Endpoint, String), WorkflowError> {
     let secret = new_secret().map_err(|_| secret_failure())?;
-    let sealed = hooks.key.seal(id, &secret).map_err(|_| secret_failure())?;
+    let sealed = hooks
+        .sealing_key()
+        .ok_or_else(secret_failure)?
+        .seal(id, &secret)
+        .map_err(|_| secret_failure())?;
     let until = now.add(hooks.policy.rotation_overlap);
     let endpoint = modify(store, tenancy, id, now, |e| {
         e.previous_secret = Some(PreviousSecret {
@@ -659,8 +667,12 @@ async fn send(
         Ok(a) => a,
         Err(r) => return refused(r.code()),
     };
+    let Some(key) = hooks.sealing_key() else {
+        tracing::error!("webhook-delivery runs without the sealing key");
+        return refused("secret_unavailable");
+    };
     let mut secrets = Vec::with_capacity(2);
-    match hooks.key.open(endpoint.id, &endpoint.secret) {
+    match key.open(endpoint.id, &endpoint.secret) {
         Ok(s) => secrets.push(s),
         Err(_) => {
             tracing::error!(endpoint = %endpoint.id, "a webhook secret does not open with the sealing key");
@@ -668,7 +680,7 @@ async fn send(
         }
     }
     if let Some(old) = endpoint.previous_signing(now) {
-        if let Ok(s) = hooks.key.open(endpoint.id, old) {
+        if let Ok(s) = key.open(endpoint.id, old) {
             secrets.push(s);
         }
     }

@@ -8,7 +8,7 @@ use webhooks::Pipeline;
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     idv::config::init_tracing();
-    let pipeline = Pipeline::from_env().await?;
+    let pipeline = Pipeline::from_env(true).await?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
         let pipeline = pipeline.clone();
         async move { Ok::<_, lambda_runtime::Error>(pipeline.deliver(event.payload).await) }
