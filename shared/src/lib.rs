@@ -15,6 +15,6 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod store;
-pub mod workflow;
 #[cfg(feature = "webhooks")]
 pub mod webhooks;
+pub mod workflow;

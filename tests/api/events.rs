@@ -650,7 +650,10 @@ async fn the_feed_costs_one_round_trip_per_read_and_none_per_change() {
         app.objects.clone(),
         config,
     );
-    let routers = [events::router(state.clone(), app.hooks.clone()), sessions::router(state)];
+    let routers = [
+        events::router(state.clone(), app.hooks.clone()),
+        sessions::router(state),
+    ];
     let session = app.create_session(None).await;
     let call = |router: usize, method: Method, path: String| {
         let router = routers[router].clone();

@@ -335,7 +335,11 @@ impl TestApp {
         };
         let (queues, queue_url) = start_local_queues().await;
         let queue_name = format!("q{}", &table[1..]);
-        let hooks = Arc::new(test_webhooks(&queue_url, &queue_name, test_webhook_policy()));
+        let hooks = Arc::new(test_webhooks(
+            &queue_url,
+            &queue_name,
+            test_webhook_policy(),
+        ));
         let mut app = TestApp {
             sessions: sessions::router(state.clone()),
             accounts: accounts::router(state.clone()),

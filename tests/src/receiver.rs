@@ -50,7 +50,8 @@ impl Received {
             .as_bytes(),
         );
         mac.update(&self.body);
-        let expected = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+        let expected =
+            base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
         self.header("webhook-signature")
             .split(' ')
             .map(|s| s == format!("v1,{expected}"))
@@ -100,7 +101,9 @@ impl Receiver {
         let mut buf = Vec::new();
         let mut chunk = [0u8; 4096];
         let head_end = loop {
-            let Ok(n) = stream.read(&mut chunk).await else { return };
+            let Ok(n) = stream.read(&mut chunk).await else {
+                return;
+            };
             if n == 0 {
                 return;
             }
@@ -121,7 +124,9 @@ impl Receiver {
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
         while buf.len() < head_end + len {
-            let Ok(n) = stream.read(&mut chunk).await else { return };
+            let Ok(n) = stream.read(&mut chunk).await else {
+                return;
+            };
             if n == 0 {
                 break;
             }

@@ -21,7 +21,10 @@ pub fn router(state: AppState, hooks: Arc<Webhooks>) -> Router {
     let routes = Router::new()
         .route("/v1/identity/events", get(handlers::list))
         .route("/v1/identity/events/{id}", get(handlers::show))
-        .route("/v1/identity/events/{id}/redeliver", post(handlers::redeliver))
+        .route(
+            "/v1/identity/events/{id}/redeliver",
+            post(handlers::redeliver),
+        )
         .layer(Extension(hooks))
         .with_state(state.clone());
     idv::http::app(routes, state)

@@ -39,7 +39,10 @@ pub async fn create(
     let now = Timestamp::now();
     let (endpoint, secret) = flow::create(&st.store, &hooks, &principal.tenancy, new, now).await?;
     let location = format!("{}/v1/identity/webhook-endpoints/{}", base.0, endpoint.id);
-    Ok(created(render::endpoint(&endpoint, Some(&secret)), &location))
+    Ok(created(
+        render::endpoint(&endpoint, Some(&secret)),
+        &location,
+    ))
 }
 
 /// `GET /webhook-endpoints/{id}`.
@@ -68,7 +71,12 @@ pub async fn list(
         "webhook-endpoints",
         &params,
     );
-    let page = flow::list(&st.store, &principal.tenancy, &cursors.page_request(&params)?).await?;
+    let page = flow::list(
+        &st.store,
+        &principal.tenancy,
+        &cursors.page_request(&params)?,
+    )
+    .await?;
     let data = page
         .items
         .iter()
@@ -146,10 +154,19 @@ pub async fn deliveries(
     let params = ListParams::parse(query.as_deref(), &input::DELIVERY_FILTERS)?;
     let filter = input::delivery_filter(&params)?;
     let list_name = format!("deliveries:{id}");
-    let cursors = Cursors::new(&st.config.cursor_secret, &principal.tenancy, &list_name, &params);
+    let cursors = Cursors::new(
+        &st.config.cursor_secret,
+        &principal.tenancy,
+        &list_name,
+        &params,
+    );
     let page_req = cursors.page_request(&params)?;
     let page = flow::deliveries(&st.store, &principal.tenancy, id, &filter, &page_req).await?;
-    let data = page.items.iter().map(|(_, d)| render::delivery(d)).collect();
+    let data = page
+        .items
+        .iter()
+        .map(|(_, d)| render::delivery(d))
+        .collect();
     let path = format!("/v1/identity/webhook-endpoints/{id}/deliveries");
     let doc = collection(&base, &path, &params, &cursors, &page, data);
     Ok(respond(http::StatusCode::OK, &doc))

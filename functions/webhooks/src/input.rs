@@ -83,8 +83,14 @@ fn read_fields(attrs: &Value, env: Environment, p: &mut Problems) -> Option<Fiel
 /// `enabled_events`: 1–50 distinct selectors (`*`, a type, or `group.*`).
 fn events(v: &Value, p: &mut Problems) -> Option<Vec<String>> {
     let ptr = "/data/attributes/enabled_events";
-    let Some(items) = v.as_array().filter(|a| !a.is_empty() && a.len() <= EVENTS_MAX) else {
-        p.invalid(ptr, "must be an array of 1 to 50 event types (`*`, a type, or a group such as `session.*`)");
+    let Some(items) = v
+        .as_array()
+        .filter(|a| !a.is_empty() && a.len() <= EVENTS_MAX)
+    else {
+        p.invalid(
+            ptr,
+            "must be an array of 1 to 50 event types (`*`, a type, or a group such as `session.*`)",
+        );
         return None;
     };
     let mut out: Vec<String> = Vec::new();
@@ -183,7 +189,11 @@ pub struct Replay {
 pub fn replay(body: Option<Value>) -> Result<Replay, Problems> {
     let mut p = Problems::default();
     let Some(body) = body else {
-        p.push(ProblemKind::Missing, "/meta", "is required: {\"meta\": {\"from\", \"to\"}}");
+        p.push(
+            ProblemKind::Missing,
+            "/meta",
+            "is required: {\"meta\": {\"from\", \"to\"}}",
+        );
         return Err(p);
     };
     let Some(mut top) = ObjectReader::new(&body, "", &mut p) else {
@@ -262,7 +272,8 @@ pub fn delivery_filter(params: &ListParams) -> Result<DeliveriesFilter, ApiError
     let mut f = DeliveriesFilter::default();
     if let Some((name, v)) = params.filter(&["filter[event_id]"]) {
         f.event_id = Some(
-            EventId::parse(v).map_err(|_| ApiError::parameter(name, "must be an event id (evt_…)"))?,
+            EventId::parse(v)
+                .map_err(|_| ApiError::parameter(name, "must be an event id (evt_…)"))?,
         );
     }
     f.statuses = params.filter_list(
@@ -287,15 +298,42 @@ mod tests {
         assert_eq!(e.enabled_events, vec!["session.*", "*"]);
         assert_eq!(e.status, EndpointStatus::Enabled);
         for (bad, pointer) in [
-            (json!({"data": {"type": "webhook_endpoint", "attributes": {"enabled_events": ["*"]}}}), "/data/attributes/url"),
-            (json!({"data": {"type": "webhook_endpoint", "attributes": {"url": "https://a.example/"}}}), "/data/attributes/enabled_events"),
-            (json!({"data": {"type": "webhook_endpoint", "attributes": {"url": "https://a.example/", "enabled_events": []}}}), "/data/attributes/enabled_events"),
-            (json!({"data": {"type": "webhook_endpoint", "attributes": {"url": "https://a.example/", "enabled_events": ["session.nope"]}}}), "/data/attributes/enabled_events/0"),
-            (json!({"data": {"type": "webhook_endpoint", "attributes": {"url": "http://a.example/", "enabled_events": ["*"]}}}), "/data/attributes/url"),
-            (json!({"data": {"type": "webhook_endpoint", "attributes": {"url": "https://10.0.0.1/", "enabled_events": ["*"]}}}), "/data/attributes/url"),
-            (json!({"data": {"type": "webhook_endpoint", "attributes": {"url": "https://a.example/", "enabled_events": ["*"], "secret": "whsec_x"}}}), "/data/attributes/secret"),
-            (json!({"data": {"type": "webhook_endpoint", "attributes": {"url": "https://a.example/", "enabled_events": ["*"], "colour": 1}}}), "/data/attributes/colour"),
-            (json!({"data": {"type": "session", "attributes": {"url": "https://a.example/", "enabled_events": ["*"]}}}), "/data/type"),
+            (
+                json!({"data": {"type": "webhook_endpoint", "attributes": {"enabled_events": ["*"]}}}),
+                "/data/attributes/url",
+            ),
+            (
+                json!({"data": {"type": "webhook_endpoint", "attributes": {"url": "https://a.example/"}}}),
+                "/data/attributes/enabled_events",
+            ),
+            (
+                json!({"data": {"type": "webhook_endpoint", "attributes": {"url": "https://a.example/", "enabled_events": []}}}),
+                "/data/attributes/enabled_events",
+            ),
+            (
+                json!({"data": {"type": "webhook_endpoint", "attributes": {"url": "https://a.example/", "enabled_events": ["session.nope"]}}}),
+                "/data/attributes/enabled_events/0",
+            ),
+            (
+                json!({"data": {"type": "webhook_endpoint", "attributes": {"url": "http://a.example/", "enabled_events": ["*"]}}}),
+                "/data/attributes/url",
+            ),
+            (
+                json!({"data": {"type": "webhook_endpoint", "attributes": {"url": "https://10.0.0.1/", "enabled_events": ["*"]}}}),
+                "/data/attributes/url",
+            ),
+            (
+                json!({"data": {"type": "webhook_endpoint", "attributes": {"url": "https://a.example/", "enabled_events": ["*"], "secret": "whsec_x"}}}),
+                "/data/attributes/secret",
+            ),
+            (
+                json!({"data": {"type": "webhook_endpoint", "attributes": {"url": "https://a.example/", "enabled_events": ["*"], "colour": 1}}}),
+                "/data/attributes/colour",
+            ),
+            (
+                json!({"data": {"type": "session", "attributes": {"url": "https://a.example/", "enabled_events": ["*"]}}}),
+                "/data/type",
+            ),
         ] {
             let p = new_endpoint(&bad, Environment::Production).expect_err("invalid");
             assert!(p.0.iter().any(|x| x.pointer == pointer), "{bad} → {p:?}");
@@ -313,8 +351,12 @@ mod tests {
             Some(json!({"meta": {"from": "2025-01-03T00:00:00Z", "to": "2025-01-02T00:00:00Z"}})),
             Some(json!({"meta": {"from": "2025-01-01T00:00:00Z", "to": "2025-03-01T00:00:00Z"}})),
             Some(json!({"meta": {"from": "yesterday", "to": "2025-01-02T00:00:00Z"}})),
-            Some(json!({"meta": {"from": "2025-01-01T00:00:00Z", "to": "2025-01-02T00:00:00Z", "types": ["nope"]}})),
-            Some(json!({"meta": {"from": "2025-01-01T00:00:00Z", "to": "2025-01-02T00:00:00Z", "limit": 3}})),
+            Some(
+                json!({"meta": {"from": "2025-01-01T00:00:00Z", "to": "2025-01-02T00:00:00Z", "types": ["nope"]}}),
+            ),
+            Some(
+                json!({"meta": {"from": "2025-01-01T00:00:00Z", "to": "2025-01-02T00:00:00Z", "limit": 3}}),
+            ),
         ] {
             assert!(replay(bad.clone()).is_err(), "{bad:?}");
         }

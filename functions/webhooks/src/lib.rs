@@ -93,7 +93,9 @@ impl Pipeline {
             match feed_event_from_image(record.change.new_image.clone()) {
                 Ok(Some(e)) => events.push(e),
                 Ok(None) => {}
-                Err(e) => tracing::error!(error = %chain(&e), "a feed record does not decode; skipped"),
+                Err(e) => {
+                    tracing::error!(error = %chain(&e), "a feed record does not decode; skipped")
+                }
             }
         }
         let mut response = DynamoDbEventResponse::default();

@@ -86,11 +86,17 @@ pub fn register(options: &Options, url: &str) -> Result<(Registration, bool), St
     if let Ok(text) = std::fs::read_to_string(&file) {
         if let Ok(saved) = serde_json::from_str::<Value>(&text) {
             if let (Some(id), Some(secret)) = (saved["id"].as_str(), saved["secret"].as_str()) {
-                let (status, got) = api_call("GET", &format!("{endpoints}/{id}"), &options.key, None)?;
+                let (status, got) =
+                    api_call("GET", &format!("{endpoints}/{id}"), &options.key, None)?;
                 if status == 200 && got["data"]["attributes"]["url"] == url {
                     if got["data"]["attributes"]["status"] != "enabled" {
                         let patch = json!({"data": {"type": "webhook_endpoint", "attributes": {"status": "enabled"}}});
-                        api_call("PATCH", &format!("{endpoints}/{id}"), &options.key, Some(&patch))?;
+                        api_call(
+                            "PATCH",
+                            &format!("{endpoints}/{id}"),
+                            &options.key,
+                            Some(&patch),
+                        )?;
                     }
                     return Ok((
                         Registration {
@@ -107,17 +113,25 @@ pub fn register(options: &Options, url: &str) -> Result<(Registration, bool), St
         "url": url, "enabled_events": ["*"], "description": "idv-local listen"}}});
     let (status, created) = api_call("POST", &endpoints, &options.key, Some(&body))?;
     if status != 201 {
-        return Err(format!("registering the endpoint answered {status}: {created}"));
+        return Err(format!(
+            "registering the endpoint answered {status}: {created}"
+        ));
     }
     let reg = Registration {
-        id: created["data"]["id"].as_str().unwrap_or_default().to_owned(),
+        id: created["data"]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
         secret: created["data"]["attributes"]["secret"]
             .as_str()
             .unwrap_or_default()
             .to_owned(),
     };
     std::fs::create_dir_all(&options.state_dir).map_err(|e| e.to_string())?;
-    write_private(&file, &json!({"id": reg.id, "secret": reg.secret}).to_string())?;
+    write_private(
+        &file,
+        &json!({"id": reg.id, "secret": reg.secret}).to_string(),
+    )?;
     Ok((reg, false))
 }
 
@@ -146,7 +160,11 @@ pub fn describe(body: &[u8], signature_ok: bool) -> String {
         o["type"].as_str().unwrap_or("?"),
         o["id"].as_str().unwrap_or("?"),
         o["status"].as_str().unwrap_or("-"),
-        if signature_ok { "(signature ok)" } else { "(SIGNATURE INVALID)" }
+        if signature_ok {
+            "(signature ok)"
+        } else {
+            "(SIGNATURE INVALID)"
+        }
     )
 }
 
@@ -191,7 +209,11 @@ fn answer(status: u16, text: String) -> Response<Full<Bytes>> {
     r
 }
 
-async fn delivery(secret: &str, forward_to: &str, request: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn delivery(
+    secret: &str,
+    forward_to: &str,
+    request: Request<Incoming>,
+) -> Response<Full<Bytes>> {
     let header = |name: &str| {
         request
             .headers()
@@ -211,31 +233,34 @@ async fn delivery(secret: &str, forward_to: &str, request: Request<Incoming>) ->
     let ok = signature_ok(secret, &id, &timestamp, &body, &signature);
     println!("{}", describe(&body, ok));
     let url = forward_to.to_owned();
-    let forwarded = tokio::task::spawn_blocking(move || {
-        ureq::post(&url)
+    // The receiver's status and body, or why it could not be reached.
+    let forwarded = tokio::task::spawn_blocking(move || -> Result<(u16, String), String> {
+        let sent = ureq::post(&url)
             .timeout(Duration::from_secs(10))
             .set("content-type", "application/json")
             .set("webhook-id", &id)
             .set("webhook-timestamp", &timestamp)
             .set("webhook-signature", &signature)
-            .send_bytes(&body)
+            .send_bytes(&body);
+        match sent {
+            Ok(r) | Err(ureq::Error::Status(_, r)) => {
+                let status = r.status();
+                Ok((status, r.into_string().unwrap_or_default()))
+            }
+            Err(e) => Err(e.to_string()),
+        }
     })
-    .await;
+    .await
+    .unwrap_or_else(|_| Err("the forwarding task failed".into()));
     match forwarded {
-        Ok(Ok(r)) => {
-            let status = r.status();
+        Ok((status, text)) => {
             println!("  → {status} from {forward_to}");
-            answer(status, r.into_string().unwrap_or_default())
+            answer(status, text)
         }
-        Ok(Err(ureq::Error::Status(status, r))) => {
-            println!("  → {status} from {forward_to}");
-            answer(status, r.into_string().unwrap_or_default())
-        }
-        Ok(Err(e)) => {
+        Err(e) => {
             println!("  → not forwarded: {e}");
             answer(502, format!("forwarding failed: {e}"))
         }
-        Err(_) => answer(502, "forwarding failed".into()),
     }
 }
 
@@ -248,11 +273,21 @@ mod tests {
         let secret = idv::domain::webhook::secret_text(&[7u8; 32]);
         let body = br#"{"data": {"type": "event", "id": "evt_1", "attributes": {"type": "session.approved", "created_at": "2025-01-15T10:30:00.000Z", "data": {"object": {"type": "session", "id": "sess_1", "status": "approved"}}}}}"#;
         let sig = idv::domain::webhook::sign(&[7u8; 32], "evt_1", 5, body);
-        assert!(signature_ok(&secret, "evt_1", "5", body, &format!("v1,bogus {sig}")));
+        assert!(signature_ok(
+            &secret,
+            "evt_1",
+            "5",
+            body,
+            &format!("v1,bogus {sig}")
+        ));
         assert!(!signature_ok(&secret, "evt_1", "6", body, &sig));
         assert!(!signature_ok(&secret, "evt_2", "5", body, &sig));
         let line = describe(body, true);
-        assert!(line.contains("session.approved") && line.contains("sess_1") && line.contains("approved"));
+        assert!(
+            line.contains("session.approved")
+                && line.contains("sess_1")
+                && line.contains("approved")
+        );
         assert!(describe(b"junk", false).contains("SIGNATURE INVALID"));
     }
 }

@@ -214,7 +214,7 @@ async fn idempotency_layer(State(state): State<AppState>, req: Request, next: Ne
                                 .map(|v| (h.to_string(), v.to_owned()))
                         })
                         .collect(),
-                    body: String::from_utf8_lossy(&bytes).into_owned(),
+                    body: withhold_secrets(&bytes),
                     scopes,
                 };
                 let subject = serde_json::from_slice::<serde_json::Value>(&bytes)
@@ -239,6 +239,24 @@ async fn idempotency_layer(State(state): State<AppState>, req: Request, next: Ne
             Response::from_parts(parts, Body::from(bytes))
         }
     }
+}
+
+/// The body a stored answer keeps: as sent, except that a webhook signing secret (shown
+/// once, by create and rotate-secret) is never written to the table in plain text. A
+/// replay answers `secret: null` and says why in `meta`; the secret itself exists only
+/// sealed (`webhooks::seal`), and a client that lost the first answer rotates it.
+fn withhold_secrets(bytes: &[u8]) -> String {
+    let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return String::from_utf8_lossy(bytes).into_owned();
+    };
+    let secret = &mut v["data"]["attributes"]["secret"];
+    if !secret.as_str().is_some_and(|s| s.starts_with("whsec_")) {
+        return String::from_utf8_lossy(bytes).into_owned();
+    }
+    *secret = serde_json::Value::Null;
+    v["meta"]["secret"] =
+        serde_json::json!("shown only in the first answer; POST rotate-secret for a new one");
+    v.to_string()
 }
 
 /// The id under which a stored answer is indexed for `Store::scrub_idempotency`: the

@@ -151,7 +151,9 @@ pub fn feed_event_from_image<I: Into<serde_dynamo::Item>>(
         return Ok(None);
     }
     let mut parts = head.pk.splitn(3, '#');
-    let tenant = parts.next().and_then(crate::domain::values::TenantId::parse);
+    let tenant = parts
+        .next()
+        .and_then(crate::domain::values::TenantId::parse);
     let environment = parts
         .next()
         .and_then(crate::domain::values::Environment::parse);

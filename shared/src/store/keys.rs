@@ -347,6 +347,29 @@ pub fn timers_due_bound(now: Timestamp) -> String {
     format!("{now}$")
 }
 
+/// Partition of a webhook endpoint.
+pub fn webhook_endpoint_pk(tenancy: &Tenancy, id: WebhookEndpointId) -> String {
+    format!("{}#WEBHOOK#{id}", tenancy_prefix(tenancy))
+}
+/// Sort key of a webhook endpoint.
+pub const WEBHOOK_ENDPOINT_SK: &str = "WEBHOOK_ENDPOINT";
+/// gsi1 partition listing a scope's endpoints; also the partition of their count.
+pub fn webhook_endpoints_pk(tenancy: &Tenancy) -> String {
+    format!("{}#WEBHOOK_ENDPOINTS", tenancy_prefix(tenancy))
+}
+/// Sort key of the endpoint count.
+pub const WEBHOOK_COUNT_SK: &str = "COUNT";
+/// Partition of one delivery attempt.
+pub fn delivery_pk(tenancy: &Tenancy, id: DeliveryId) -> String {
+    format!("{}#DELIVERY#{id}", tenancy_prefix(tenancy))
+}
+/// Sort key of a delivery attempt.
+pub const DELIVERY_SK: &str = "DELIVERY";
+/// gsi1 partition of an endpoint's deliveries, by position (`scheduled_at#whd_…`).
+pub fn endpoint_deliveries_pk(tenancy: &Tenancy, endpoint: WebhookEndpointId) -> String {
+    format!("{}#WEBHOOK#{endpoint}#DELIVERIES", tenancy_prefix(tenancy))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -469,27 +492,4 @@ mod tests {
         }
         assert!(counts.iter().all(|&c| c > 50), "{counts:?}");
     }
-}
-
-/// Partition of a webhook endpoint.
-pub fn webhook_endpoint_pk(tenancy: &Tenancy, id: WebhookEndpointId) -> String {
-    format!("{}#WEBHOOK#{id}", tenancy_prefix(tenancy))
-}
-/// Sort key of a webhook endpoint.
-pub const WEBHOOK_ENDPOINT_SK: &str = "WEBHOOK_ENDPOINT";
-/// gsi1 partition listing a scope's endpoints; also the partition of their count.
-pub fn webhook_endpoints_pk(tenancy: &Tenancy) -> String {
-    format!("{}#WEBHOOK_ENDPOINTS", tenancy_prefix(tenancy))
-}
-/// Sort key of the endpoint count.
-pub const WEBHOOK_COUNT_SK: &str = "COUNT";
-/// Partition of one delivery attempt.
-pub fn delivery_pk(tenancy: &Tenancy, id: DeliveryId) -> String {
-    format!("{}#DELIVERY#{id}", tenancy_prefix(tenancy))
-}
-/// Sort key of a delivery attempt.
-pub const DELIVERY_SK: &str = "DELIVERY";
-/// gsi1 partition of an endpoint's deliveries, by position (`scheduled_at#whd_…`).
-pub fn endpoint_deliveries_pk(tenancy: &Tenancy, endpoint: WebhookEndpointId) -> String {
-    format!("{}#WEBHOOK#{endpoint}#DELIVERIES", tenancy_prefix(tenancy))
 }

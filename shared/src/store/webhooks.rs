@@ -23,9 +23,7 @@ use super::query::{Filter, ListQuery, Page, PageRequest, Partition};
 use super::{build, decode, n, s, Item, Store, StoreError};
 use crate::domain::ids::{DeliveryId, EventId, WebhookEndpointId};
 use crate::domain::values::{Tenancy, Timestamp};
-use crate::domain::webhook::{
-    Delivery, DeliveryStatus, Endpoint, EndpointStatus, MAX_ENDPOINTS,
-};
+use crate::domain::webhook::{Delivery, DeliveryStatus, Endpoint, EndpointStatus, MAX_ENDPOINTS};
 
 /// Entity name of endpoint items.
 pub const ENDPOINT_ENTITY: &str = "webhook_endpoint";
@@ -88,7 +86,11 @@ fn count_key(tenancy: &Tenancy) -> Item {
 impl Store {
     /// Writes a new endpoint and counts it; `false` (nothing written) when the scope
     /// already has [`MAX_ENDPOINTS`].
-    pub async fn create_endpoint(&self, tenancy: &Tenancy, e: &Endpoint) -> Result<bool, StoreError> {
+    pub async fn create_endpoint(
+        &self,
+        tenancy: &Tenancy,
+        e: &Endpoint,
+    ) -> Result<bool, StoreError> {
         let put = build(
             Put::builder()
                 .table_name(self.table())

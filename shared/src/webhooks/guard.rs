@@ -73,7 +73,9 @@ impl Refusal {
 /// Parses and checks a URL's shape for `environment` (no DNS yet).
 pub fn parse_url(text: &str, environment: Environment) -> Result<Target, Refusal> {
     if text.len() > URL_MAX || text.bytes().any(|b| b.is_ascii_whitespace() || b < 0x20) {
-        return Err(Refusal::Url("must be a URL without spaces, at most 2048 characters"));
+        return Err(Refusal::Url(
+            "must be a URL without spaces, at most 2048 characters",
+        ));
     }
     if text.contains('#') {
         return Err(Refusal::Url("must not have a fragment"));
@@ -122,7 +124,11 @@ pub fn parse_url(text: &str, environment: Environment) -> Result<Target, Refusal
     let path = uri
         .path_and_query()
         .map_or("/".to_owned(), |p| p.as_str().to_owned());
-    let path = if path.is_empty() { "/".to_owned() } else { path };
+    let path = if path.is_empty() {
+        "/".to_owned()
+    } else {
+        path
+    };
     Ok(Target {
         https,
         host,
@@ -258,7 +264,10 @@ mod tests {
     #[test]
     fn urls_must_be_https_except_loopback_in_staging() {
         let t = parse_url("https://hooks.example.com/idv?x=1", Production).expect("ok");
-        assert_eq!((t.host.as_str(), t.port, t.path.as_str()), ("hooks.example.com", 443, "/idv?x=1"));
+        assert_eq!(
+            (t.host.as_str(), t.port, t.path.as_str()),
+            ("hooks.example.com", 443, "/idv?x=1")
+        );
         assert!(parse_url("http://127.0.0.1:3000/hook", Staging).is_ok());
         assert!(parse_url("http://localhost:3000/hook", Staging).is_ok());
         assert!(parse_url("https://cafe.be/hook", Production).is_ok());

@@ -72,7 +72,10 @@ impl Job {
 pub enum QueueError {
     /// The SQS call failed.
     #[error("{0} failed")]
-    Sdk(&'static str, #[source] Box<dyn std::error::Error + Send + Sync>),
+    Sdk(
+        &'static str,
+        #[source] Box<dyn std::error::Error + Send + Sync>,
+    ),
     /// Some entries of a batch were refused.
     #[error("the queue refused {0} messages")]
     Refused(usize),
@@ -146,7 +149,9 @@ impl Queue {
             .change_message_visibility()
             .queue_url(&self.url)
             .receipt_handle(receipt_handle)
-            .visibility_timeout(i32::try_from(seconds.clamp(0, MAX_VISIBILITY_SECONDS)).unwrap_or(0))
+            .visibility_timeout(
+                i32::try_from(seconds.clamp(0, MAX_VISIBILITY_SECONDS)).unwrap_or(0),
+            )
             .send()
             .await
             .map_err(|e| QueueError::Sdk("ChangeMessageVisibility", Box::new(e)))?;

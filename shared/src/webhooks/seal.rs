@@ -60,7 +60,9 @@ impl SealingKey {
         let path = std::env::var("IDV_WEBHOOK_KEY_FILE")
             .ok()
             .filter(|p| !p.is_empty())
-            .ok_or(ConfigError::Missing("IDV_WEBHOOK_KEY or IDV_WEBHOOK_KEY_FILE"))?;
+            .ok_or(ConfigError::Missing(
+                "IDV_WEBHOOK_KEY or IDV_WEBHOOK_KEY_FILE",
+            ))?;
         let text = std::fs::read_to_string(path)
             .map_err(|_| ConfigError::Unreadable("IDV_WEBHOOK_KEY_FILE"))?;
         SealingKey::from_material(text.trim().as_bytes())
@@ -108,11 +110,7 @@ impl SealingKey {
         let mut data = data.to_vec();
         let plain = self
             .0
-            .open_in_place(
-                nonce,
-                Aad::from(endpoint.to_string().as_bytes()),
-                &mut data,
-            )
+            .open_in_place(nonce, Aad::from(endpoint.to_string().as_bytes()), &mut data)
             .map_err(|_| SealError::Unopenable)?;
         Ok(plain.to_vec())
     }

@@ -94,8 +94,7 @@ impl Sender {
                 .map_err(|_| "connect_failed")?;
             let _ = tcp.set_nodelay(true);
             if target.https {
-                let name =
-                    ServerName::try_from(target.host.clone()).map_err(|_| "tls_failed")?;
+                let name = ServerName::try_from(target.host.clone()).map_err(|_| "tls_failed")?;
                 let tls = self
                     .tls
                     .connect(name, tcp)

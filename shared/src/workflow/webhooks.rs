@@ -21,8 +21,8 @@ use crate::domain::ids::{DeliveryId, EventId, WebhookEndpointId};
 use crate::domain::session::DomainError;
 use crate::domain::values::{Tenancy, Timestamp};
 use crate::domain::webhook::{
-    new_secret, secret_text, signature_header, Delivery, DeliveryStatus, Endpoint,
-    EndpointStatus, Origin, PreviousSecret, MAX_ENDPOINTS,
+    new_secret, secret_text, signature_header, Delivery, DeliveryStatus, Endpoint, EndpointStatus,
+    Origin, PreviousSecret, MAX_ENDPOINTS,
 };
 use crate::store::feed::FeedFilter;
 use crate::store::query::{Direction, Page, PageRequest};
@@ -310,7 +310,10 @@ pub async fn replay(
     let endpoint = get(store, tenancy, id).await?;
     if endpoint.status != EndpointStatus::Enabled {
         let mut p = crate::domain::validation::Problems::default();
-        p.invalid("/meta", "the endpoint is disabled; enable it before replaying");
+        p.invalid(
+            "/meta",
+            "the endpoint is disabled; enable it before replaying",
+        );
         return Err(WorkflowError::Invalid(p));
     }
     let sequence = new_sequence(now);
@@ -596,19 +599,21 @@ async fn deliver(
             };
             record.next_attempt_at = Some(next_key.due);
             // Queued before the record is written: a crash in between repeats, never loses.
-            hooks.queue.send(
-                &[Job::Deliver {
-                    tenancy: tenancy.clone(),
-                    endpoint_id: next_key.endpoint_id,
-                    event_id: next_key.event_id,
-                    origin: next_key.origin,
-                    sequence: next_key.sequence.clone(),
-                    attempt: next_key.attempt,
-                    due: next_key.due,
-                }],
-                now,
-            )
-            .await?;
+            hooks
+                .queue
+                .send(
+                    &[Job::Deliver {
+                        tenancy: tenancy.clone(),
+                        endpoint_id: next_key.endpoint_id,
+                        event_id: next_key.event_id,
+                        origin: next_key.origin,
+                        sequence: next_key.sequence.clone(),
+                        attempt: next_key.attempt,
+                        due: next_key.due,
+                    }],
+                    now,
+                )
+                .await?;
             Some(next_key.pending(event_type, None))
         }
         _ => None,
@@ -635,10 +640,13 @@ async fn health(
     match (record.status, endpoint.failing_since) {
         (DeliveryStatus::Succeeded, Some(_)) => store.clear_failing(tenancy, endpoint.id).await?,
         (DeliveryStatus::Failed, None) => store.mark_failing(tenancy, endpoint.id, now).await?,
-        (DeliveryStatus::Failed, Some(since)) if hooks.policy.must_disable(since, now) => {
-            if store.disable_failing(tenancy, endpoint.id, since, now).await? {
-                tracing::warn!(endpoint = %endpoint.id, "disabled a webhook endpoint that kept failing");
-            }
+        (DeliveryStatus::Failed, Some(since))
+            if hooks.policy.must_disable(since, now)
+                && store
+                    .disable_failing(tenancy, endpoint.id, since, now)
+                    .await? =>
+        {
+            tracing::warn!(endpoint = %endpoint.id, "disabled a webhook endpoint that kept failing");
         }
         _ => {}
     }
