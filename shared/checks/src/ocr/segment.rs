@@ -115,11 +115,7 @@ fn sample(
         255.0
     };
     let (dark, paper) = (q(0.03), q(0.75));
-    let span = (paper - dark).max(1.0);
-    let ink = raw
-        .iter()
-        .map(|v| ((paper - v) / span).clamp(0.0, 1.0))
-        .collect();
+    let ink = local_ink(&raw, w, h, paper - dark);
     let mut lap = Vec::with_capacity(w * h);
     for y in 1..h.saturating_sub(1) {
         for x in 1..w.saturating_sub(1) {
@@ -145,6 +141,49 @@ fn sample(
         dark,
         sharpness,
     })
+}
+
+/// Ink 0–1 of a raw strip, against the paper and ink levels found near each column (an
+/// uneven light darkens one end of a line: one level for the whole strip would turn its
+/// paper into ink there). Per column, the paper is the upper quartile and the ink the
+/// darkest samples; both are then taken over a window of about three characters. The span
+/// never drops below a third of the whole strip's `global_span` (flat paper is not ink).
+fn local_ink(raw: &[f32], w: usize, h: usize, global_span: f32) -> Vec<f32> {
+    let mut col_paper = vec![0f32; w];
+    let mut col_dark = vec![0f32; w];
+    let mut col = vec![0f32; h];
+    for x in 0..w {
+        for (y, c) in col.iter_mut().enumerate() {
+            *c = raw.get(y * w + x).copied().unwrap_or(255.0);
+        }
+        col.sort_by(f32::total_cmp);
+        col_paper[x] = col.get(h * 3 / 4).copied().unwrap_or(255.0);
+        col_dark[x] = col.get(h / 30).copied().unwrap_or(0.0);
+    }
+    // Three characters of the strip (cap STRIP_CAP, pitch about 1.05 cap) either side.
+    let r = (1.5 * STRIP_CAP * PITCH_PER_CAP) as usize;
+    let mut paper = vec![0f32; w];
+    let mut dark = vec![0f32; w];
+    let mut prefix = vec![0f64; w + 1];
+    for x in 0..w {
+        prefix[x + 1] = prefix[x] + f64::from(col_paper[x]);
+    }
+    for x in 0..w {
+        let (a, b) = (x.saturating_sub(r), (x + r + 1).min(w));
+        paper[x] = ((prefix[b] - prefix[a]) / (b - a).max(1) as f64) as f32;
+        dark[x] = col_dark
+            .get(a..b)
+            .map_or(0.0, |d| d.iter().copied().fold(f32::MAX, f32::min));
+    }
+    let floor = (global_span / 3.0).max(1.0);
+    raw.iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let x = i % w.max(1);
+            let (p, d) = (paper[x], dark[x]);
+            ((p - v) / (p - d).max(floor)).clamp(0.0, 1.0)
+        })
+        .collect()
 }
 
 impl Strip {
