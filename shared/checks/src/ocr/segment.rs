@@ -652,3 +652,35 @@ fn round2(x: f64) -> f64 {
 fn round4(x: f64) -> f64 {
     (x * 10000.0).round() / 10000.0
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uneven_light_does_not_turn_paper_into_ink() {
+        // Paper fading from 220 to 120 along the strip, a dark stroke every 27 columns.
+        let (w, h) = (540usize, 68usize);
+        let mut raw = vec![0f32; w * h];
+        for y in 0..h {
+            for x in 0..w {
+                let paper = 220.0 - 100.0 * x as f32 / w as f32;
+                let stroke = x % 27 < 4 && (20..48).contains(&y);
+                raw[y * w + x] = if stroke { paper - 100.0 } else { paper };
+            }
+        }
+        let ink = local_ink(&raw, w, h, 200.0);
+        // Paper at the dark end, and a stroke there.
+        assert!(ink[5 * w + 530] < 0.2, "{}", ink[5 * w + 530]);
+        assert!(ink[30 * w + 27 * 19 + 1] > 0.8);
+    }
+
+    #[test]
+    fn the_lattice_spans_a_full_line() {
+        // 44 glyphs at pitch 20 starting at 50; the locator guessed 10 % too small.
+        let centres: Vec<f32> = (0..44).map(|k| 50.0 + 20.0 * k as f32).collect();
+        let lat = fit_pitch(&centres, 44, 18.0).expect("lattice");
+        assert!((lat.centre(0.0) - 50.0).abs() < 1.0);
+        assert!((lat.centre(43.0) - 910.0).abs() < 1.0);
+    }
+}
