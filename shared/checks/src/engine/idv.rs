@@ -368,6 +368,13 @@ fn document_detected(f: &IdvFacts) -> Verdict {
                 unsure_fields.push(c.field);
             }
         }
+        // Fields without a check digit of their own (the sex, a date's form, the
+        // document code) that do not parse, on a photo read with unsure characters: a bad
+        // read as well, never a decline on a guess.
+        let unparsed = !m.field_errors.is_empty() || m.document_type().is_none();
+        if unparsed && p.unsure > 0 {
+            unsure_fields.push("unparsed_fields");
+        }
         if !unsure_fields.is_empty() {
             reasons.push("mrz_not_read_confidently");
         }

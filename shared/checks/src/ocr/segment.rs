@@ -13,6 +13,9 @@ use crate::mrz::MrzFormat;
 
 /// Cap height of the sampled strip, pixels.
 const STRIP_CAP: f32 = 26.0;
+/// Offset (in pitches) between a cell's lattice centre and its glyph's ink centre above
+/// which the character is not sure.
+const MISALIGNED: f32 = 0.3;
 /// ICAO 9303 pitch (2.54 mm) over the OCR-B size I cap height (2.42 mm).
 const PITCH_PER_CAP: f32 = 2.54 / 2.42;
 
@@ -112,11 +115,7 @@ fn sample(
         255.0
     };
     let (dark, paper) = (q(0.03), q(0.75));
-    let span = (paper - dark).max(1.0);
-    let ink = raw
-        .iter()
-        .map(|v| ((paper - v) / span).clamp(0.0, 1.0))
-        .collect();
+    let ink = local_ink(&raw, w, h, paper - dark);
     let mut lap = Vec::with_capacity(w * h);
     for y in 1..h.saturating_sub(1) {
         for x in 1..w.saturating_sub(1) {
@@ -142,6 +141,49 @@ fn sample(
         dark,
         sharpness,
     })
+}
+
+/// Ink 0–1 of a raw strip, against the paper and ink levels found near each column (an
+/// uneven light darkens one end of a line: one level for the whole strip would turn its
+/// paper into ink there). Per column, the paper is the upper quartile and the ink the
+/// darkest samples; both are then taken over a window of about three characters. The span
+/// never drops below a third of the whole strip's `global_span` (flat paper is not ink).
+fn local_ink(raw: &[f32], w: usize, h: usize, global_span: f32) -> Vec<f32> {
+    let mut col_paper = vec![0f32; w];
+    let mut col_dark = vec![0f32; w];
+    let mut col = vec![0f32; h];
+    for x in 0..w {
+        for (y, c) in col.iter_mut().enumerate() {
+            *c = raw.get(y * w + x).copied().unwrap_or(255.0);
+        }
+        col.sort_by(f32::total_cmp);
+        col_paper[x] = col.get(h * 3 / 4).copied().unwrap_or(255.0);
+        col_dark[x] = col.get(h / 30).copied().unwrap_or(0.0);
+    }
+    // Three characters of the strip (cap STRIP_CAP, pitch about 1.05 cap) either side.
+    let r = (1.5 * STRIP_CAP * PITCH_PER_CAP) as usize;
+    let mut paper = vec![0f32; w];
+    let mut dark = vec![0f32; w];
+    let mut prefix = vec![0f64; w + 1];
+    for x in 0..w {
+        prefix[x + 1] = prefix[x] + f64::from(col_paper[x]);
+    }
+    for x in 0..w {
+        let (a, b) = (x.saturating_sub(r), (x + r + 1).min(w));
+        paper[x] = ((prefix[b] - prefix[a]) / (b - a).max(1) as f64) as f32;
+        dark[x] = col_dark
+            .get(a..b)
+            .map_or(0.0, |d| d.iter().copied().fold(f32::MAX, f32::min));
+    }
+    let floor = (global_span / 3.0).max(1.0);
+    raw.iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let x = i % w.max(1);
+            let (p, d) = (paper[x], dark[x]);
+            ((p - v) / (p - d).max(floor)).clamp(0.0, 1.0)
+        })
+        .collect()
 }
 
 impl Strip {
@@ -223,37 +265,97 @@ fn glyph_centres(s: &Strip, top: f32, bot: f32) -> Vec<f32> {
     out
 }
 
-/// Fits centre = o + k·p to the glyph centres for a line of `n` cells; returns (o, p).
-fn fit_pitch(centres: &[f32], n: usize, p0: f32) -> Option<(f32, f32)> {
-    if centres.len() < n / 2 || p0 <= 0.0 {
+/// A lattice of `n` cells: cell `k` is centred at `o + p·k + q·k²` (the quadratic term
+/// absorbs the pitch change of a photo taken at a slant).
+#[derive(Debug, Clone, Copy)]
+struct Lattice {
+    o: f32,
+    p: f32,
+    q: f32,
+}
+
+impl Lattice {
+    fn centre(&self, k: f32) -> f32 {
+        self.o + self.p * k + self.q * k * k
+    }
+    /// Local pitch at cell `k`.
+    fn pitch(&self, k: f32) -> f32 {
+        self.p + 2.0 * self.q * k
+    }
+}
+
+/// Least-squares fit of c = o + p·k + q·k² (q = 0 when `quadratic` is off or the system is
+/// singular).
+fn lsq(pts: &[(f32, f32)], quadratic: bool) -> Option<Lattice> {
+    let m = pts.len() as f64;
+    if m < 3.0 {
         return None;
     }
-    // Pitch by phase coherence: the period in ±20 % of the locator's pitch at which the
-    // centres line up best (immune to a lost or split glyph, unlike gaps or counts).
-    let mut best = (0f32, p0, 0f32);
-    for step in 0..=200 {
-        let p = p0 * (0.8 + 0.4 * step as f32 / 200.0);
-        let (mut re, mut im) = (0f32, 0f32);
-        for c in centres {
-            let ph = std::f32::consts::TAU * c / p;
-            re += ph.cos();
-            im += ph.sin();
-        }
-        let mag = re.hypot(im);
-        if mag > best.0 {
-            best = (mag, p, im.atan2(re));
+    let (mut s1, mut s2, mut s3, mut s4) = (0f64, 0f64, 0f64, 0f64);
+    let (mut t0, mut t1, mut t2) = (0f64, 0f64, 0f64);
+    for &(k, c) in pts {
+        let (k, c) = (f64::from(k), f64::from(c));
+        s1 += k;
+        s2 += k * k;
+        s3 += k * k * k;
+        s4 += k * k * k * k;
+        t0 += c;
+        t1 += c * k;
+        t2 += c * k * k;
+    }
+    if quadratic && m >= 8.0 {
+        // Cramer's rule on the 3×3 normal equations.
+        let det = |a: [[f64; 3]; 3]| {
+            a[0][0] * (a[1][1] * a[2][2] - a[1][2] * a[2][1])
+                - a[0][1] * (a[1][0] * a[2][2] - a[1][2] * a[2][0])
+                + a[0][2] * (a[1][0] * a[2][1] - a[1][1] * a[2][0])
+        };
+        let a = [[m, s1, s2], [s1, s2, s3], [s2, s3, s4]];
+        let d = det(a);
+        if d.abs() > 1e-9 {
+            let col = |i: usize| {
+                let mut b = a;
+                for (r, t) in [t0, t1, t2].iter().enumerate() {
+                    b[r][i] = *t;
+                }
+                det(b) / d
+            };
+            let l = Lattice {
+                o: col(0) as f32,
+                p: col(1) as f32,
+                q: col(2) as f32,
+            };
+            if l.o.is_finite() && l.p.is_finite() && l.q.is_finite() {
+                return Some(l);
+            }
         }
     }
-    let mut p = best.1;
-    // The lattice origin: the phase, moved to the first centre's cell.
-    let phase_o = best.2.rem_euclid(std::f32::consts::TAU) / std::f32::consts::TAU * p;
-    let first = *centres.first()?;
-    let mut o = phase_o + ((first - phase_o) / p).round() * p;
-    for _ in 0..4 {
-        // Assign lattice indices, keep the best window of n cells, refit.
+    let skk = s2 - s1 * s1 / m;
+    if skk <= 0.0 {
+        return None;
+    }
+    let p = (t1 - s1 * t0 / m) / skk;
+    let o = (t0 - p * s1) / m;
+    Some(Lattice {
+        o: o as f32,
+        p: p as f32,
+        q: 0.0,
+    })
+}
+
+/// Assigns the centres to the cells of a lattice (start guess `o`, `p`), keeps the best
+/// window of `n` cells and refits, a few times. Returns the lattice and its quality: the
+/// cells holding exactly one centre, then the mean squared residual (pitch units).
+fn refine(centres: &[f32], n: usize, mut l: Lattice, p0: f32) -> Option<(Lattice, usize, f32)> {
+    let mut quality = (0usize, f32::MAX);
+    for round in 0..5 {
         let ks: Vec<i64> = centres
             .iter()
-            .map(|c| ((c - o) / p).round() as i64)
+            .map(|c| {
+                // Invert the lattice locally: index from the nearest cell's own pitch.
+                let k0 = ((c - l.o) / l.p).round();
+                (k0 + ((c - l.centre(k0)) / l.pitch(k0).max(1e-3)).round()) as i64
+            })
             .collect();
         let kmin = *ks.iter().min()?;
         let kmax = *ks.iter().max()?;
@@ -273,24 +375,85 @@ fn fit_pitch(centres: &[f32], n: usize, p0: f32) -> Option<(f32, f32)> {
             .filter(|(_, k)| **k >= best.1 && **k < best.1 + n as i64)
             .map(|(c, k)| ((k - best.1) as f32, *c))
             .collect();
-        if pts.len() < 3 {
+        let mut occupied = vec![0u8; n];
+        for (k, _) in &pts {
+            if let Some(o) = occupied.get_mut(*k as usize) {
+                *o = o.saturating_add(1);
+            }
+        }
+        let single = occupied.iter().filter(|o| **o == 1).count();
+        // The quadratic term only once the cells are assigned.
+        // Only when glyphs are found near both ends: no extrapolation over a run of
+        // fillers that were not found.
+        let ends = pts.iter().any(|p| p.0 <= 2.0) && pts.iter().any(|p| p.0 >= n as f32 - 3.0);
+        let fitted = lsq(&pts, round >= 2 && ends && single * 4 >= n * 3)?;
+        let l2 = if fitted.q.abs() * (n * n) as f32 > 0.6 * fitted.p {
+            lsq(&pts, false)?
+        } else {
+            fitted
+        };
+        if !(l2.p > 0.5 * p0 && l2.p < 1.6 * p0) {
             return None;
         }
-        let m = pts.len() as f32;
-        let mk = pts.iter().map(|p| p.0).sum::<f32>() / m;
-        let mc = pts.iter().map(|p| p.1).sum::<f32>() / m;
-        let skk: f32 = pts.iter().map(|p| (p.0 - mk) * (p.0 - mk)).sum();
-        let skc: f32 = pts.iter().map(|p| (p.0 - mk) * (p.1 - mc)).sum();
-        if skk <= 0.0 {
-            return None;
+        let res = pts
+            .iter()
+            .map(|(k, c)| {
+                let d = (c - l2.centre(*k)) / l2.p;
+                d * d
+            })
+            .sum::<f32>()
+            / pts.len().max(1) as f32;
+        l = l2;
+        quality = (single, res);
+    }
+    Some((l, quality.0, quality.1))
+}
+
+/// Fits the lattice of a line of `n` cells to its glyph centres.
+fn fit_pitch(centres: &[f32], n: usize, p0: f32) -> Option<Lattice> {
+    if centres.len() < n / 2 || p0 <= 0.0 || n < 2 {
+        return None;
+    }
+    // Pitch by phase coherence: the period in ±20 % of the locator's pitch at which the
+    // centres line up best (immune to a lost or split glyph, unlike gaps or counts).
+    let mut best = (0f32, p0, 0f32);
+    for step in 0..=200 {
+        let p = p0 * (0.8 + 0.4 * step as f32 / 200.0);
+        let (mut re, mut im) = (0f32, 0f32);
+        for c in centres {
+            let ph = std::f32::consts::TAU * c / p;
+            re += ph.cos();
+            im += ph.sin();
         }
-        p = skc / skk;
-        o = mc - p * mk;
-        if !(p > 0.5 * p0 && p < 1.6 * p0) {
-            return None;
+        let mag = re.hypot(im);
+        if mag > best.0 {
+            best = (mag, p, im.atan2(re));
         }
     }
-    Some((o, p))
+    let p = best.1;
+    // The lattice origin: the phase, moved to the first centre's cell.
+    let phase_o = best.2.rem_euclid(std::f32::consts::TAU) / std::f32::consts::TAU * p;
+    let first = *centres.first()?;
+    let last = *centres.last()?;
+    let o = phase_o + ((first - phase_o) / p).round() * p;
+    let mut candidates = vec![Lattice { o, p, q: 0.0 }];
+    // An MRZ line is full (fillers are glyphs too): its first and last glyphs are its
+    // first and last cells. That start does not slip a cell over a long line when the
+    // coherent pitch is a little off.
+    let span_p = (last - first) / (n - 1) as f32;
+    if span_p > 0.8 * p0 && span_p < 1.2 * p0 {
+        candidates.push(Lattice {
+            o: first,
+            p: span_p,
+            q: 0.0,
+        });
+    }
+    candidates
+        .into_iter()
+        .filter_map(|c| refine(centres, n, c, p0))
+        // Most cells holding exactly one glyph, then the smallest residual.
+        .min_by(|a, b| b.1.cmp(&a.1).then(a.2.total_cmp(&b.2)))
+        .map(|r| r.0)
 }
 
 /// Reads the `n` cells of a line; `None` when the lattice does not fit.
@@ -302,26 +465,29 @@ fn read_line(s: &Strip, n: usize, p0: f32, stride: usize) -> Option<(Vec<ReadCha
         return None;
     }
     let centres = glyph_centres(s, top, bot);
-    let (o, p) = fit_pitch(&centres, n, p0)?;
-    // The scale comes from the pitch, not from the measured height: OCR-B digits stand
-    // taller than capitals, so a line's ink height depends on what it says, while ICAO
-    // fixes the pitch to the cap height. The baseline is shared by every glyph.
-    let cap = p / PITCH_PER_CAP;
-    let top = bot - cap;
+    let lat = fit_pitch(&centres, n, p0)?;
+    let (o, p) = (lat.o, lat.pitch((n as f32 - 1.0) / 2.0));
     // The line must fill its cells: no glyphs left outside the lattice.
     let outside = centres
         .iter()
-        .filter(|c| **c < o - 0.7 * p || **c > o + (n as f32 - 0.3) * p)
+        .filter(|c| **c < o - 0.7 * p || **c > lat.centre(n as f32 - 1.0) + 0.7 * p)
         .count();
     if outside > 1 {
         return None;
     }
-    let k = cap / (TH - 2 * MY) as f32;
     let mut out = Vec::with_capacity(n);
     let mut total = 0.0;
     let mut cell = vec![0f32; TW * TH];
     for i in (0..n).step_by(stride.max(1)) {
-        let c = o + i as f32 * p;
+        let c = lat.centre(i as f32);
+        let p = lat.pitch(i as f32);
+        // The scale comes from the (local) pitch, not from the measured height: OCR-B
+        // digits stand taller than capitals, so a line's ink height depends on what it
+        // says, while ICAO fixes the pitch to the cap height. The baseline is shared by
+        // every glyph.
+        let cap = p / PITCH_PER_CAP;
+        let top = bot - cap;
+        let k = cap / (TH - 2 * MY) as f32;
         // Ink box of the cell's columns, to centre the glyph like the templates.
         let (x0, x1) = (
             (c - 0.5 * p).floor().max(0.0) as usize,
@@ -348,7 +514,12 @@ fn read_line(s: &Strip, n: usize, p0: f32, stride: usize) -> Option<(Vec<ReadCha
             }
         }
         let sc = classify::scores(&cell);
-        let rc = classify::decide(&sc);
+        let mut rc = classify::decide(&sc);
+        // A glyph far from its lattice cell is the sign of a lattice that slipped: the
+        // glyph may belong to the next cell, however well it matches a template.
+        if (cx - c).abs() > MISALIGNED * p {
+            rc.confidence *= 0.4;
+        }
         total += rc.alternatives.first().map_or(-1.0, |a| a.1);
         out.push(rc);
     }
@@ -480,4 +651,36 @@ fn round2(x: f64) -> f64 {
 
 fn round4(x: f64) -> f64 {
     (x * 10000.0).round() / 10000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uneven_light_does_not_turn_paper_into_ink() {
+        // Paper fading from 220 to 120 along the strip, a dark stroke every 27 columns.
+        let (w, h) = (540usize, 68usize);
+        let mut raw = vec![0f32; w * h];
+        for y in 0..h {
+            for x in 0..w {
+                let paper = 220.0 - 100.0 * x as f32 / w as f32;
+                let stroke = x % 27 < 4 && (20..48).contains(&y);
+                raw[y * w + x] = if stroke { paper - 100.0 } else { paper };
+            }
+        }
+        let ink = local_ink(&raw, w, h, 200.0);
+        // Paper at the dark end, and a stroke there.
+        assert!(ink[5 * w + 530] < 0.2, "{}", ink[5 * w + 530]);
+        assert!(ink[30 * w + 27 * 19 + 1] > 0.8);
+    }
+
+    #[test]
+    fn the_lattice_spans_a_full_line() {
+        // 44 glyphs at pitch 20 starting at 50; the locator guessed 10 % too small.
+        let centres: Vec<f32> = (0..44).map(|k| 50.0 + 20.0 * k as f32).collect();
+        let lat = fit_pitch(&centres, 44, 18.0).expect("lattice");
+        assert!((lat.centre(0.0) - 50.0).abs() < 1.0);
+        assert!((lat.centre(43.0) - 910.0).abs() < 1.0);
+    }
 }
