@@ -649,7 +649,7 @@ fn no_secret_sits_in_function_environments() {
         }
     }
     assert_eq!(
-        readers, 7,
-        "five API functions read the cursor secret, two the fingerprint secret"
+        readers, 8,
+        "six API functions (with webhooks) read the cursor secret, two the fingerprint secret"
     );
 }
