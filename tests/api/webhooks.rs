@@ -10,7 +10,7 @@ use http::{Method, StatusCode};
 use idv::domain::auth::Permission;
 use idv::domain::values::{Environment, Timestamp};
 use idv_tests::receiver::Receiver;
-use idv_tests::{test_webhook_policy, TestApp};
+use idv_tests::{feed_events, test_webhook_policy, TestApp};
 use serde_json::{json, Value};
 
 const ENDPOINTS: &str = "/v1/identity/webhook-endpoints";
@@ -1185,37 +1185,6 @@ fn the_template_wires_fan_out_queue_dead_letters_and_alarm_as_the_local_stack_do
         let key = &r[f]["Properties"]["Environment"]["Variables"]["IDV_WEBHOOK_KEY_ARN"];
         assert!(!key.is_null(), "{f}");
     }
-}
-
-/// `n` feed events of `tenancy` (session.created of made-up sessions), as the stream
-/// carries them.
-fn feed_events(
-    tenancy: &idv::domain::values::Tenancy,
-    n: usize,
-) -> Vec<(idv::domain::values::Tenancy, idv::domain::feed::FeedEvent)> {
-    (0..n)
-        .map(|_| {
-            let at = Timestamp::now();
-            let session = idv::domain::ids::SessionId::new(at.datetime());
-            let event = idv::domain::feed::FeedEvent {
-                id: idv::domain::ids::EventId::new(at.datetime()),
-                kind: "session.created".into(),
-                created_at: at,
-                actor: idv::domain::event::Actor::system("test"),
-                data: idv::domain::feed::FeedData {
-                    object: idv::domain::feed::FeedObject {
-                        kind: "session".into(),
-                        id: session.to_string(),
-                        status: Some("created".into()),
-                    },
-                    previous_status: None,
-                    session_id: Some(session),
-                    document_id: None,
-                },
-            };
-            (tenancy.clone(), event)
-        })
-        .collect()
 }
 
 /// The round trips the README quotes: a stream batch of 100 events to 3 endpoints costs one

@@ -33,7 +33,7 @@ async fn main() {
         receivers.push(r);
     }
     let (store, ops) = app.counted_store();
-    let events = webhook_events(&app, n);
+    let events = idv_tests::feed_events(&app.tenancy, n);
     let started = Instant::now();
     let mut jobs = 0;
     for batch in events.chunks(100) {
@@ -91,35 +91,4 @@ async fn main() {
         delivered as f64 / delivery.as_secs_f64(),
         (ops.count() - before) as f64 / delivered.max(1) as f64
     );
-}
-
-fn webhook_events(
-    app: &TestApp,
-    n: usize,
-) -> Vec<(idv::domain::values::Tenancy, idv::domain::feed::FeedEvent)> {
-    (0..n)
-        .map(|_| {
-            let at = Timestamp::now();
-            let session = idv::domain::ids::SessionId::new(at.datetime());
-            (
-                app.tenancy.clone(),
-                idv::domain::feed::FeedEvent {
-                    id: idv::domain::ids::EventId::new(at.datetime()),
-                    kind: "session.created".into(),
-                    created_at: at,
-                    actor: idv::domain::event::Actor::system("bench"),
-                    data: idv::domain::feed::FeedData {
-                        object: idv::domain::feed::FeedObject {
-                            kind: "session".into(),
-                            id: session.to_string(),
-                            status: Some("created".into()),
-                        },
-                        previous_status: None,
-                        session_id: Some(session),
-                        document_id: None,
-                    },
-                },
-            )
-        })
-        .collect()
 }

@@ -191,6 +191,35 @@ pub struct TestApp {
     dynamodb_endpoint: String,
 }
 
+/// `n` feed events of `tenancy` (session.created of made-up sessions), as the stream
+/// carries them to the webhook fan-out.
+pub fn feed_events(tenancy: &Tenancy, n: usize) -> Vec<(Tenancy, idv::domain::feed::FeedEvent)> {
+    use idv::domain::feed::{FeedData, FeedEvent, FeedObject};
+    (0..n)
+        .map(|_| {
+            let at = Timestamp::now();
+            let session = idv::domain::ids::SessionId::new(at.datetime());
+            let event = FeedEvent {
+                id: idv::domain::ids::EventId::new(at.datetime()),
+                kind: "session.created".into(),
+                created_at: at,
+                actor: idv::domain::event::Actor::system("test"),
+                data: FeedData {
+                    object: FeedObject {
+                        kind: "session".into(),
+                        id: session.to_string(),
+                        status: Some("created".into()),
+                    },
+                    previous_status: None,
+                    session_id: Some(session),
+                    document_id: None,
+                },
+            };
+            (tenancy.clone(), event)
+        })
+        .collect()
+}
+
 /// Counts the DynamoDB operations a client runs (one per call, retries included): add it
 /// with `.interceptor(ops.clone())` to a client's config and read [`Operations::count`].
 #[derive(Debug, Clone, Default)]
