@@ -143,3 +143,21 @@ export_local_aws_env() { # dynamodb-port [s3-port]
   fi
   unset AWS_PROFILE AWS_SESSION_TOKEN
 }
+
+# The capture page's browser test (tests/browser): Debian's Chromium and the pinned npm
+# packages (puppeteer-core, axe-core). Puppeteer never downloads a browser of its own.
+ensure_browser() {
+  if ! command -v chromium >/dev/null; then
+    log "installing chromium (apt-get) for the capture page's browser test"
+    if [ "$(id -u)" -eq 0 ]; then
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    else
+      sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    fi
+  fi
+  if [ ! -d "$ROOT/tests/browser/node_modules/puppeteer-core" ]; then
+    log "installing the browser test's npm packages (tests/browser/package-lock.json)"
+    PUPPETEER_SKIP_DOWNLOAD=1 npm ci --silent --no-audit --no-fund --prefix "$ROOT/tests/browser" >/dev/null
+  fi
+  export PUPPETEER_SKIP_DOWNLOAD=1
+}
