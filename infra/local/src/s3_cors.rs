@@ -115,18 +115,18 @@ impl CorsRule {
             .any(|pattern| wildcard_match(pattern, header, true))
     }
 
-    /// Evaluates a preflight: `Ok` with what to answer when the origin, the method and
-    /// every one of `request_headers` (`Access-Control-Request-Headers`, comma-separated)
-    /// match, `Err(())` when any does not.
+    /// Evaluates a preflight: what to answer when the origin, the method and every one of
+    /// `request_headers` (`Access-Control-Request-Headers`, comma-separated) match, else
+    /// the first thing that did not.
     pub fn preflight(
         &self,
         origin: &str,
         method: &str,
         request_headers: Option<&str>,
-    ) -> Result<Preflight, ()> {
-        let allow_origin = self.allow_origin(origin).ok_or(())?;
+    ) -> Result<Preflight, Refusal> {
+        let allow_origin = self.allow_origin(origin).ok_or(Refusal::Origin)?;
         if !self.allows_method(method) {
-            return Err(());
+            return Err(Refusal::Method);
         }
         let headers: Vec<String> = request_headers
             .unwrap_or_default()
@@ -134,8 +134,8 @@ impl CorsRule {
             .map(|h| h.trim().to_ascii_lowercase())
             .filter(|h| !h.is_empty())
             .collect();
-        if !headers.iter().all(|h| self.allows_header(h)) {
-            return Err(());
+        if let Some(h) = headers.iter().find(|h| !self.allows_header(h)) {
+            return Err(Refusal::Header(h.clone()));
         }
         Ok(Preflight {
             allow_origin,
@@ -162,6 +162,18 @@ pub enum AllowOrigin {
     Any,
     /// The request's origin (with `Access-Control-Allow-Credentials: true`).
     Exactly(String),
+}
+
+/// Why a preflight was refused (S3 answers the same 403 whatever the reason; the proxy
+/// logs it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The origin is not among the allowed ones.
+    Origin,
+    /// The requested method is not allowed (or none was named).
+    Method,
+    /// This requested header is not allowed.
+    Header(String),
 }
 
 /// What an allowed preflight is answered with.
@@ -281,15 +293,19 @@ impl Proxy {
         };
         let method = header(headers, "access-control-request-method").unwrap_or_default();
         let requested = header(headers, "access-control-request-headers");
-        let Ok(allowed) = self.rule.preflight(origin, method, requested) else {
-            return s3_error(
-                StatusCode::FORBIDDEN,
-                "AccessForbidden",
-                "CORSResponse: This CORS request is not allowed. This is usually because the \
+        let allowed = match self.rule.preflight(origin, method, requested) {
+            Ok(allowed) => allowed,
+            Err(refusal) => {
+                tracing::info!(?refusal, origin, method, "refused a CORS preflight");
+                return s3_error(
+                    StatusCode::FORBIDDEN,
+                    "AccessForbidden",
+                    "CORSResponse: This CORS request is not allowed. This is usually because the \
                  evalution of Origin, request method / Access-Control-Request-Method or \
                  Access-Control-Request-Headers are not whitelisted by the resource's CORS spec.",
-                Some(method),
-            );
+                    Some(method),
+                );
+            }
         };
         let mut response = Response::new(empty());
         let out = response.headers_mut();
@@ -454,13 +470,16 @@ mod tests {
             ]
         );
         assert!(r.preflight("http://a", "GET", None).is_ok());
-        assert!(r.preflight("http://a", "DELETE", None).is_err());
+        assert_eq!(
+            r.preflight("http://a", "DELETE", None),
+            Err(Refusal::Method)
+        );
         assert!(r.preflight("http://a", "HEAD", None).is_err());
         assert!(r.preflight("http://a", "put", None).is_err());
         assert!(r.preflight("http://a", "", None).is_err());
         assert!(r
-            .preflight("http://a", "PUT", Some("content-type, x-amz-meta-name"))
-            .is_err());
+            .preflight("http://a", "PUT", Some("content-type, X-Amz-Meta-Name"))
+            .is_err_and(|r| r == Refusal::Header("x-amz-meta-name".into())));
         assert_eq!(r.actual("http://a", "PUT"), Some(AllowOrigin::Any));
         assert_eq!(r.actual("http://a", "DELETE"), None);
     }
@@ -476,7 +495,10 @@ mod tests {
         assert!(r.actual("https://example.com", "GET").is_none());
         assert!(r.actual("http://app.test.evil", "PUT").is_none());
         assert!(r.actual("HTTP://APP.TEST", "PUT").is_none());
-        assert!(r.preflight("http://other.test", "PUT", None).is_err());
+        assert_eq!(
+            r.preflight("http://other.test", "PUT", None),
+            Err(Refusal::Origin)
+        );
         assert!(wildcard_match("x-amz-*", "X-Amz-Meta-A", true));
         assert!(!wildcard_match("ab*ba", "aba", false));
     }
