@@ -15,7 +15,7 @@ use http_body_util::BodyExt;
 use hyper::body::{Body, Frame};
 use hyper::{HeaderMap, Request, StatusCode};
 use hyper_util::rt::TokioIo;
-use idv::store::objects::{sha256_base64, Objects};
+use idv::store::objects::{sha256_base64, Fetched, Objects};
 use idv_local::s3_cors::{serve, CorsRule, Proxy};
 use sha2::{Digest, Sha256};
 
@@ -173,6 +173,40 @@ fn assert_refused(answer: &Answer) {
     for name in CORS_HEADERS {
         assert_eq!(answer.header(name), None, "{name} on a refused preflight");
     }
+}
+
+/// The rule the proxy applies is the template's, field by field (so the two cannot drift).
+#[test]
+fn the_local_rule_is_the_templates() {
+    let template: serde_yaml::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../template.yaml"))
+            .expect("template"),
+    )
+    .expect("yaml");
+    let rules =
+        &template["Resources"]["DocumentsBucket"]["Properties"]["CorsConfiguration"]["CorsRules"];
+    assert_eq!(rules.as_sequence().map(Vec::len), Some(1), "one rule");
+    let rule = &rules[0];
+    let strings = |field: &str| -> Vec<String> {
+        rule[field]
+            .as_sequence()
+            .unwrap_or_else(|| panic!("{field}"))
+            .iter()
+            .map(|v| v.as_str().expect("a string").to_owned())
+            .collect()
+    };
+    let default_origins = template["Parameters"]["UploadOrigins"]["Default"]
+        .as_str()
+        .expect("UploadOrigins default");
+    let local = CorsRule::documents(CorsRule::parse_origins(default_origins).expect("origins"));
+    assert_eq!(local.allowed_origins, ["*"]);
+    assert_eq!(local.allowed_methods, strings("AllowedMethods"));
+    assert_eq!(local.allowed_headers, strings("AllowedHeaders"));
+    assert_eq!(local.exposed_headers, strings("ExposedHeaders"));
+    assert_eq!(
+        Some(u64::from(local.max_age_seconds)),
+        rule["MaxAge"].as_u64()
+    );
 }
 
 #[tokio::test]
@@ -419,4 +453,23 @@ async fn a_six_mib_upload_streams_through_with_its_checksum() {
     assert_eq!(stored.content_length(), Some(body.len() as i64));
     let bytes = stored.body.collect().await.expect("read").into_bytes();
     assert_eq!(Sha256::digest(&bytes), Sha256::digest(&body));
+
+    // The functions' own calls (header-signed by the SDK) go through the proxy too when
+    // AWS_ENDPOINT_URL_S3 names it, as in infra/local.sh.
+    assert_eq!(
+        local.objects.size(key).await.expect("head"),
+        Some(body.len() as u64)
+    );
+    assert_eq!(
+        local
+            .objects
+            .fetch_sized(key, body.len() as u64)
+            .await
+            .expect("get"),
+        Fetched::Bytes(body.clone())
+    );
+    let listed = local.objects.list("sessions/").await.expect("list");
+    assert_eq!(listed.len(), 1);
+    local.objects.delete(key).await.expect("delete");
+    assert_eq!(local.objects.size(key).await.expect("head"), None);
 }
