@@ -297,6 +297,8 @@ impl Proxy {
             Ok(allowed) => allowed,
             Err(refusal) => {
                 tracing::info!(?refusal, origin, method, "refused a CORS preflight");
+                // S3's own wording, its "evalution" included, so pages and tests that look
+                // for it locally see what AWS sends.
                 return s3_error(
                     StatusCode::FORBIDDEN,
                     "AccessForbidden",
