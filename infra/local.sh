@@ -14,16 +14,21 @@
 # `idv-local queue` is the deliveries queue (an SQS-compatible server in memory) feeding
 # `webhook-delivery`; signing secrets are sealed with a key kept in the data directory.
 # `idv-local listen --key ... --forward-to URL` then shows and forwards a tenancy's webhooks.
+# `idv-local s3-cors` stands in front of s3s-fs with the bucket's CORS rule (s3s-fs has no
+# CORS): the functions' AWS_ENDPOINT_URL_S3 names it, so presigned upload URLs point at it
+# and a web page can PUT to them; the relays and the admin CLI talk to s3s-fs directly.
 #
-# Environment: IDV_API_PORT (9000), IDV_DYNAMODB_PORT (8000), IDV_S3_PORT (8014), IDV_SQS_PORT (9324),
-# IDV_TOOLS_DIR (.tools), IDV_SWEEP_SECONDS (60), IDV_RETENTION_PRODUCTION and
-# IDV_RETENTION_STAGING (unset: keep sessions forever).
+# Environment: IDV_API_PORT (9000), IDV_DYNAMODB_PORT (8000), IDV_S3_PORT (8014),
+# IDV_S3_CORS_PORT (8015), IDV_UPLOAD_ORIGINS (*: the template's UploadOrigins),
+# IDV_SQS_PORT (9324), IDV_TOOLS_DIR (.tools), IDV_SWEEP_SECONDS (60),
+# IDV_RETENTION_PRODUCTION and IDV_RETENTION_STAGING (unset: keep sessions forever).
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
 API_PORT="${IDV_API_PORT:-9000}"
 DDB_PORT="${IDV_DYNAMODB_PORT:-8000}"
 S3_PORT="${IDV_S3_PORT:-8014}"
+S3_CORS_PORT="${IDV_S3_CORS_PORT:-8015}"
 SQS_PORT="${IDV_SQS_PORT:-9324}"
 RUN="$TOOLS/run"
 DATA="$TOOLS/dynamodb-data"
@@ -73,9 +78,9 @@ cleanup() {
 trap cleanup EXIT INT TERM
 echo $$ >"$RUN/stack.pid"
 
-for port in "$DDB_PORT" "$S3_PORT" "$API_PORT" "$SQS_PORT"; do
+for port in "$DDB_PORT" "$S3_PORT" "$S3_CORS_PORT" "$API_PORT" "$SQS_PORT"; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-    log "port $port is taken; set IDV_API_PORT, IDV_DYNAMODB_PORT, IDV_S3_PORT or IDV_SQS_PORT to free ports"
+    log "port $port is taken; set IDV_API_PORT, IDV_DYNAMODB_PORT, IDV_S3_PORT, IDV_S3_CORS_PORT or IDV_SQS_PORT to free ports"
     exit 1
   fi
 done
@@ -84,9 +89,16 @@ start_dynamodb_local "$DDB_PORT" "$DATA"
 PIDS+=("$STARTED_PID")
 start_s3s_fs "$S3_PORT" "$S3_DATA"
 PIDS+=("$STARTED_PID")
+# Browsers reach the bucket through this proxy, which answers CORS as the bucket's rule
+# does on AWS and forwards everything else to s3s-fs unchanged (Host included, so URLs
+# presigned for this port verify).
+./target/debug/idv-local s3-cors --port "$S3_CORS_PORT" --upstream "http://127.0.0.1:$S3_PORT" \
+  --origins "${IDV_UPLOAD_ORIGINS:-*}" >"$RUN/s3-cors.log" 2>&1 &
+PIDS+=($!)
 wait_for_port "$DDB_PORT" 60 "DynamoDB Local"
 wait_for_port "$S3_PORT" 30 "s3s-fs"
-log "DynamoDB Local on port $DDB_PORT, s3s-fs on port $S3_PORT"
+wait_for_port "$S3_CORS_PORT" 30 "idv-local s3-cors"
+log "DynamoDB Local on port $DDB_PORT, s3s-fs on port $S3_PORT (browsers: $S3_CORS_PORT, with CORS)"
 
 export_local_aws_env "$DDB_PORT" "$S3_PORT"
 export IDV_TABLE=idv IDV_BUCKET=idv-documents
@@ -115,7 +127,7 @@ AWS_ACCESS_KEY_ID=$S3_ACCESS_KEY
 AWS_SECRET_ACCESS_KEY=$S3_SECRET_KEY
 AWS_REGION=us-east-1
 AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$DDB_PORT
-AWS_ENDPOINT_URL_S3=http://127.0.0.1:$S3_PORT
+AWS_ENDPOINT_URL_S3=http://127.0.0.1:$S3_CORS_PORT
 AWS_ENDPOINT_URL_SQS=http://127.0.0.1:$SQS_PORT
 IDV_WEBHOOK_QUEUE_URL=http://127.0.0.1:$SQS_PORT/000000000000/idv-webhook-deliveries
 IDV_WEBHOOK_KEY_FILE=$DATA/webhook.key

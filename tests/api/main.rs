@@ -5,6 +5,7 @@ mod accounts;
 mod apigw;
 mod attacks;
 mod auth;
+mod client_tokens;
 mod concurrency;
 mod devices;
 mod documents;

@@ -372,7 +372,7 @@ impl TestApp {
         let mut app = TestApp {
             sessions: sessions::router(state.clone()),
             accounts: accounts::router(state.clone()),
-            documents: documents::router(state.clone()),
+            documents: documents::router(state.clone(), test_verify_settings()),
             verifications: verifications::router(state.clone(), test_verify_settings()),
             events: events::router(state.clone(), hooks.clone()),
             webhooks: webhooks::router(state.clone(), hooks.clone()),
@@ -654,7 +654,7 @@ impl TestApp {
         state.keys = keys;
         self.sessions = sessions::router(state.clone());
         self.accounts = accounts::router(state.clone());
-        self.documents = documents::router(state.clone());
+        self.documents = documents::router(state.clone(), test_verify_settings());
         self.verifications = verifications::router(state.clone(), test_verify_settings());
         self.events = events::router(state.clone(), self.hooks.clone());
         self.webhooks = webhooks::router(state.clone(), self.hooks.clone());
@@ -741,7 +741,7 @@ impl TestApp {
         self.store = self.state.store.clone();
         self.sessions = sessions::router(self.state.clone());
         self.accounts = accounts::router(self.state.clone());
-        self.documents = documents::router(self.state.clone());
+        self.documents = documents::router(self.state.clone(), test_verify_settings());
         self.verifications = verifications::router(self.state.clone(), test_verify_settings());
         self.events = events::router(self.state.clone(), self.hooks.clone());
         self.webhooks = webhooks::router(self.state.clone(), self.hooks.clone());

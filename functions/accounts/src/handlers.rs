@@ -9,7 +9,6 @@ use axum::extract::State;
 use axum::response::Response;
 use idv::domain::account::Account;
 use idv::domain::auth::Permission;
-use idv::domain::event::Actor;
 use idv::domain::ids::AccountId;
 use idv::domain::values::Timestamp;
 use idv::http::extract::{Auth, Body, PathId, RawQuery};
@@ -67,7 +66,7 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let principal = auth.require(Permission::AccountsWrite)?;
     let account = input::new_account(body.json()?, Timestamp::now())?;
-    let actor = Actor::api_key(principal.key_id.to_string());
+    let actor = principal.actor();
     accounts::create(&st.store, &principal.tenancy, &account, &actor).await?;
     let location = format!("{}/v1/identity/accounts/{}", base.0, account.id);
     Ok(created(
@@ -186,7 +185,7 @@ pub async fn redact(
             "this request takes no body",
         ));
     }
-    let actor = Actor::api_key(principal.key_id.to_string());
+    let actor = principal.actor();
     let step = workflow::redact_account_step(
         &st.store,
         &st.objects,

@@ -2,16 +2,20 @@
 //!
 //! DynamoDB round trips: create 1 (standalone) or 2 (linked: read the session, then one
 //! transaction writing the document, the session and its event); add a file 2; submit 2–3
-//! plus the lazy check of files still pending; get 1; list 1.
+//! plus the lazy check of files still pending; get 1; list 1. With a client token
+//! (besides its own two reads in the auth layer): add a file and submit read the document
+//! once more first to confine them to the token's session, and submit then runs the
+//! verification (as `POST /verifications`: 3 reads and a transaction) and reads the
+//! document as it left it.
 
 use axum::extract::{Path, State};
 use axum::response::Response;
 use idv::domain::auth::{Permission, Principal};
 use idv::domain::document::{Document, DocumentFile, DocumentKind, FileStatus};
-use idv::domain::event::Actor;
 use idv::domain::ids::DocumentId;
 use idv::domain::validation::ProblemKind;
 use idv::domain::values::Timestamp;
+use idv::domain::verification::VerificationKind;
 use idv::http::extract::{Auth, Body, RawQuery};
 use idv::http::jsonapi::respond;
 use idv::http::middleware::BasePath;
@@ -19,9 +23,10 @@ use idv::http::pagination::{collection, Cursors, ListParams};
 use idv::http::{render, ApiError, AppState};
 use idv::workflow;
 use idv::workflow::documents;
+use idv::workflow::verify::{self, VerifyError};
 use serde_json::{json, Value};
 
-use crate::input;
+use crate::{input, DocState};
 
 fn kind(segment: &str) -> Result<DocumentKind, ApiError> {
     DocumentKind::from_path_segment(segment).ok_or(ApiError::NotFound)
@@ -163,14 +168,17 @@ pub async fn create(
     Path(kind_segment): Path<String>,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let principal = auth.require(Permission::DocumentsWrite)?;
+    let principal = auth.require_allowing_client(Permission::DocumentsWrite)?;
     let kind = kind(&kind_segment)?;
-    let input = input::new_document(kind, &body.json()?)?;
+    let mut input = input::new_document(kind, &body.json()?)?;
+    if let Some(token) = &principal.client {
+        confine_new_document(&mut input, token.session_id)?;
+    }
     let doc = documents::prepare(&principal.tenancy, kind, input, Timestamp::now());
     // Presigning is local work; done before the write so a failure leaves nothing behind.
     let files: Vec<&DocumentFile> = doc.files.iter().collect();
     let meta = json!({ "files": upload_urls(&st, &files).await? });
-    let actor = Actor::api_key(principal.key_id.to_string());
+    let actor = principal.actor();
     let lifetime = st.config.session_lifetime;
     let doc = documents::create(&st.store, &principal.tenancy, doc, &actor, lifetime).await?;
     let segment = kind.path_segment();
@@ -189,9 +197,12 @@ pub async fn show(
     auth: Auth,
     Path((kind_segment, raw_id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let principal = auth.require(Permission::DocumentsRead)?;
+    let principal = auth.require_allowing_client(Permission::DocumentsRead)?;
     let (kind, id) = (kind(&kind_segment)?, doc_id(&raw_id)?);
     let doc = documents::load(&st.store, &principal.tenancy, kind, id).await?;
+    if !principal.reaches(doc.session_id) {
+        return Err(ApiError::NotFound);
+    }
     Ok(document_response(
         http::StatusCode::OK,
         render_doc(&st, &doc, &principal).await?,
@@ -208,9 +219,10 @@ pub async fn add_file(
     Path((kind_segment, raw_id)): Path<(String, String)>,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let principal = auth.require(Permission::DocumentsWrite)?;
+    let principal = auth.require_allowing_client(Permission::DocumentsWrite)?;
     let kind = kind(&kind_segment)?;
     let id = doc_id(&raw_id)?;
+    ensure_reachable(&st, &principal, kind, id).await?;
     let decl = input::new_file(kind, &body.json()?)?;
     let (doc, file) = documents::add_file(&st.store, &principal.tenancy, kind, id, decl).await?;
     // Presigning is local signing: it fails only when credentials do, which every other S3
@@ -225,31 +237,122 @@ pub async fn add_file(
     ))
 }
 
-/// `POST /documents/{kind}/{id}/submit`: see `workflow::documents::submit`.
+/// `POST /documents/{kind}/{id}/submit`: see `workflow::documents::submit`. With a client
+/// token the document's verification runs next (with `auto_update_session`), and
+/// `meta.verification` gives its id and status: the applicant's flow reaches a result on
+/// its own (API.md §9).
 pub async fn submit(
-    State(st): State<AppState>,
+    State(st): State<DocState>,
     auth: Auth,
     Path((kind_segment, raw_id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let principal = auth.require(Permission::DocumentsWrite)?;
+    let principal = auth.require_allowing_client(Permission::DocumentsWrite)?;
     let (kind, id) = (kind(&kind_segment)?, doc_id(&raw_id)?);
-    let actor = Actor::api_key(principal.key_id.to_string());
+    let app = &st.app;
+    ensure_reachable(app, &principal, kind, id).await?;
+    let actor = principal.actor();
     let doc = documents::submit(
-        &st.store,
-        &st.objects,
+        &app.store,
+        &app.objects,
         &principal.tenancy,
         kind,
         id,
         &actor,
-        st.config.session_lifetime,
+        app.config.session_lifetime,
     )
     .await?;
+    if !principal.is_client() {
+        return Ok(document_response(
+            http::StatusCode::OK,
+            render_doc(app, &doc, &principal).await?,
+            None,
+            None,
+        ));
+    }
+    let verification_kind = match kind {
+        DocumentKind::Idv => VerificationKind::Idv,
+        DocumentKind::Address => VerificationKind::Address,
+    };
+    let request = verify::Request {
+        kind: verification_kind,
+        document: id,
+        session: doc.session_id,
+        auto_update_session: true,
+        evaluated_on: Timestamp::now().date(),
+        may_backdate: false,
+        actor,
+        // The integrator may have verified it already: the page then reads that result.
+        only_if_unverified: true,
+    };
+    let tenancy = &principal.tenancy;
+    let lifetime = app.config.session_lifetime;
+    let ran = verify::run(
+        &app.store,
+        &app.objects,
+        tenancy,
+        &st.settings,
+        lifetime,
+        &request,
+    )
+    .await;
+    let verification = match ran {
+        Ok((v, _)) => Some(v),
+        Err(VerifyError::AlreadyVerified) => None,
+        Err(VerifyError::Invalid(p)) => return Err(ApiError::Validation(p)),
+        Err(VerifyError::Workflow(e)) => return Err(e.into()),
+    };
+    // The document as the verification left it (processed or failed, linked to it).
+    let doc = documents::load(&app.store, tenancy, kind, id).await?;
+    let meta = verification
+        .map(|v| json!({"verification": {"id": v.id.to_string(), "status": v.status.as_str()}}));
     Ok(document_response(
         http::StatusCode::OK,
-        render_doc(&st, &doc, &principal).await?,
-        None,
+        render_doc(app, &doc, &principal).await?,
+        meta,
         None,
     ))
+}
+
+/// For a client token, 404 unless document `id` is of its session (one GetItem, for
+/// tokens only: a key reaches every document of its tenancy).
+async fn ensure_reachable(
+    st: &AppState,
+    principal: &Principal,
+    kind: DocumentKind,
+    id: DocumentId,
+) -> Result<(), ApiError> {
+    if !principal.is_client() {
+        return Ok(());
+    }
+    let doc = documents::load(&st.store, &principal.tenancy, kind, id).await?;
+    if principal.reaches(doc.session_id) {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
+
+/// A client token creates documents of its own session only: the session defaults to it,
+/// another one reads as unknown, and an account cannot be named.
+fn confine_new_document(
+    input: &mut documents::NewDocument,
+    session: idv::domain::ids::SessionId,
+) -> Result<(), ApiError> {
+    if input.session.is_some_and(|s| s != session) {
+        return Err(ApiError::invalid(
+            ProblemKind::Relationship,
+            "/data/relationships/session/data/id",
+            "no such session",
+        ));
+    }
+    if input.account.is_some() {
+        return Err(ApiError::ClientTokenRefused {
+            scope: Permission::DocumentsWrite,
+            pointer: Some("/data/relationships/account".into()),
+        });
+    }
+    input.session = Some(session);
+    Ok(())
 }
 
 /// `GET /documents/{kind}`.

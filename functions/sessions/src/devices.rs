@@ -7,8 +7,8 @@ use axum::extract::State;
 use axum::response::Response;
 use idv::domain::auth::Permission;
 use idv::domain::device::Device;
-use idv::domain::event::Actor;
 use idv::domain::ids::DeviceId;
+use idv::domain::validation::ProblemKind;
 use idv::domain::values::Timestamp;
 use idv::http::extract::{Auth, Body, ClientIp, PathId};
 use idv::http::jsonapi::{created, ok};
@@ -26,8 +26,23 @@ pub async fn register(
     ClientIp(client_ip): ClientIp,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let principal = auth.require(Permission::SessionsWrite)?;
+    let principal = auth.require_allowing_client(Permission::SessionsWrite)?;
     let input = input::devices::registration(&body.json()?)?;
+    // A client token registers its own session's device only; another session reads as
+    // unknown.
+    if !principal.reaches(Some(input.session)) {
+        return Err(ApiError::invalid(
+            ProblemKind::Relationship,
+            "/data/relationships/session/data/id",
+            "no such session",
+        ));
+    }
+    // The applicant's browser cannot say where it is: its address is the one it came from.
+    let ip_address = if principal.is_client() {
+        client_ip
+    } else {
+        input.ip_address.or(client_ip)
+    };
     let tenancy = &principal.tenancy;
     let now = Timestamp::now();
     let device = Device {
@@ -36,13 +51,13 @@ pub async fn register(
         user_agent: input.user_agent,
         platform: input.platform,
         locale: input.locale,
-        ip_address: input.ip_address.or(client_ip),
+        ip_address,
         sdk_version: input.sdk_version,
         behavior_analysis: input.behavior_analysis,
         created_at: now,
         redacted_at: None,
     };
-    let actor = Actor::api_key(principal.key_id.to_string());
+    let actor = principal.actor();
     let lifetime = st.config.session_lifetime;
     devices::register(&st.store, tenancy, &device, &actor, now, lifetime).await?;
     let location = format!("{}/v1/identity/session-devices/{}", base.0, device.id);

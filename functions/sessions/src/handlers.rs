@@ -7,18 +7,19 @@
 use axum::extract::State;
 use axum::response::Response;
 use idv::domain::auth::Permission;
-use idv::domain::event::Actor;
 use idv::domain::ids::{AccountId, DeviceId, SessionId};
 use idv::domain::session::{Action, Creator, EntityType, Session, SessionStatus};
 use idv::domain::validation::ProblemKind;
 use idv::domain::values::{Environment, Timestamp};
 use idv::http::extract::{Auth, Body, PathId, RawQuery};
 use idv::http::jsonapi::{created, ok, respond};
-use idv::http::middleware::BasePath;
+use idv::http::middleware::{BasePath, ClientSession};
 use idv::http::pagination::{collection, Cursors, ListParams};
 use idv::http::{render, ApiError, AppState};
 use idv::workflow;
+use idv::workflow::client_tokens;
 use idv::workflow::sessions::{self, SessionFilter};
+use serde_json::json;
 
 use crate::input;
 
@@ -55,19 +56,27 @@ pub async fn create(
         input.expires_at,
         now,
     );
-    let actor = Actor::api_key(principal.key_id.to_string());
+    let actor = principal.actor();
     sessions::create(&st.store, &principal.tenancy, &session, actor).await?;
     let location = format!("{}/v1/identity/sessions/{}", base.0, session.id);
     Ok(created(render::session(&session), &location))
 }
 
-/// `GET /sessions/{id}`.
+/// `GET /sessions/{id}`; a client token reads its own session (the one the auth layer just
+/// read for it: no second round trip), as the applicant sees it.
 pub async fn show(
     State(st): State<AppState>,
     auth: Auth,
     PathId(id): PathId<SessionId>,
+    client_session: Option<axum::Extension<ClientSession>>,
 ) -> Result<Response, ApiError> {
-    let principal = auth.require(Permission::SessionsRead)?;
+    let principal = auth.require_allowing_client(Permission::SessionsRead)?;
+    if !principal.reaches(Some(id)) {
+        return Err(ApiError::NotFound);
+    }
+    if let Some(axum::Extension(ClientSession(session))) = client_session {
+        return Ok(ok(render::session_for_applicant(&session)));
+    }
     let session = workflow::load_session(&st.store, &principal.tenancy, id, Timestamp::now())
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -143,16 +152,111 @@ pub async fn update(
     PathId(id): PathId<SessionId>,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let principal = auth.require(Permission::SessionsWrite)?;
-    let patch = input::session_patch(body.json()?, &id.to_string())?;
+    let principal = auth.require_allowing_client(Permission::SessionsWrite)?;
+    if !principal.reaches(Some(id)) {
+        return Err(ApiError::NotFound);
+    }
+    let body = body.json()?;
+    // The applicant changes their own data only: person, contact, address.
+    if let Some(pointer) = principal
+        .is_client()
+        .then(|| input::attribute_beyond_applicant(&body))
+        .flatten()
+    {
+        return Err(ApiError::ClientTokenRefused {
+            scope: Permission::SessionsWrite,
+            pointer: Some(pointer),
+        });
+    }
+    let patch = input::session_patch(body, &id.to_string())?;
     let now = Timestamp::now();
-    let actor = Actor::api_key(principal.key_id.to_string());
+    let actor = principal.actor();
     let tenancy = &principal.tenancy;
-    let session = sessions::update(&st.store, tenancy, id, &actor, now, |current, now| {
-        patch.apply(current, now)
-    })
+    let applicant = principal.is_client();
+    let session = sessions::update(
+        &st.store,
+        tenancy,
+        id,
+        &actor,
+        now,
+        applicant,
+        |current, now| patch.apply(current, now),
+    )
     .await?;
-    Ok(ok(render::session(&session)))
+    Ok(ok(if applicant {
+        render::session_for_applicant(&session)
+    } else {
+        render::session(&session)
+    }))
+}
+
+/// `POST /sessions/{id}/client-token`: a token for the applicant's side of this session
+/// and the hosted page's link (API.md §9). The secret is shown in this answer only.
+pub async fn issue_client_token(
+    State(st): State<AppState>,
+    auth: Auth,
+    axum::Extension(base): axum::Extension<BasePath>,
+    headers: http::HeaderMap,
+    PathId(id): PathId<SessionId>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let principal = auth.require(Permission::SessionsWrite)?;
+    let request = input::client_token_request(body.optional_json()?)?;
+    let issued = client_tokens::issue(
+        &st.store,
+        &principal,
+        id,
+        request.ttl_seconds,
+        request.steps,
+        Timestamp::now(),
+    )
+    .await?;
+    let capture_url = format!(
+        "{}{}/v1/identity/capture#token={}",
+        public_origin(&headers),
+        base.0,
+        issued.secret
+    );
+    let doc = json!({
+        "data": render::client_token(&issued.token, Some(&issued.secret), Some(&capture_url)),
+        "meta": {"ttl_seconds": request.ttl_seconds},
+    });
+    Ok(respond(http::StatusCode::CREATED, &doc))
+}
+
+/// `GET /client-token`: what the presented client token is for (its session, steps and
+/// expiry), so the capture page, which holds only the token, finds its session. An API key
+/// has no token to describe (404).
+pub async fn current_client_token(auth: Auth) -> Result<Response, ApiError> {
+    let principal = auth.require_allowing_client(Permission::SessionsRead)?;
+    // A key presents no token: there is nothing here for it.
+    let token = principal.client.ok_or(ApiError::NotFound)?;
+    Ok(ok(render::client_token(&token, None, None)))
+}
+
+/// The scheme and host the caller reached us at: API Gateway says `X-Forwarded-Proto:
+/// https`; a local server is plain http.
+fn public_origin(headers: &http::HeaderMap) -> String {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    };
+    let host = header("host").unwrap_or("localhost");
+    let scheme = match header("x-forwarded-proto") {
+        Some("http") => "http",
+        Some(_) => "https",
+        None if is_loopback_host(host) => "http",
+        None => "https",
+    };
+    format!("{scheme}://{host}")
+}
+
+fn is_loopback_host(host: &str) -> bool {
+    let name = host.rsplit_once(':').map_or(host, |(h, _)| h);
+    name == "localhost" || name.starts_with("127.") || name == "[::1]"
 }
 
 async fn act(
@@ -168,7 +272,7 @@ async fn act(
         &principal.tenancy,
         id,
         action,
-        &Actor::api_key(principal.key_id.to_string()),
+        &principal.actor(),
         comment.as_deref(),
         Timestamp::now(),
         st.config.session_lifetime,
@@ -251,7 +355,7 @@ pub async fn redact(
         &st.objects,
         &principal.tenancy,
         id,
-        &Actor::api_key(principal.key_id.to_string()),
+        &principal.actor(),
         Timestamp::now(),
     )
     .await?;

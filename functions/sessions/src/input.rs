@@ -2,11 +2,14 @@
 //! reported with its pointer; nothing is written unless the whole document is valid.
 
 use idv::domain::applicant::{normalize_address_aliases, ApplicantData, APPLICANT_FIELDS};
+use idv::domain::client_token::{
+    CaptureStep, DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS, MIN_TTL_SECONDS,
+};
 use idv::domain::ids::AccountId;
 use idv::domain::session::{Action, EntityType, Session};
 use idv::domain::validation::{merge_patch, text, ObjectReader, ProblemKind, Problems};
 use idv::domain::values::Timestamp;
-use idv::http::jsonapi::{Meta, RequestDoc};
+use idv::http::jsonapi::{action_meta, RequestDoc};
 use serde_json::{Map, Value};
 use time::Duration;
 
@@ -234,33 +237,89 @@ impl SessionPatch {
 /// also accepted in `data.meta` (API.md §1 "Meta"; `data.type`, if sent, must be `session`).
 pub fn decision_comment(body: Option<Value>) -> Result<Option<String>, Problems> {
     let mut p = Problems::default();
-    let Some(body) = body else {
+    if body.is_none() {
         return Ok(None);
-    };
-    let Some(mut top) = ObjectReader::new(&body, "", &mut p) else {
-        return Err(p);
-    };
-    let top_meta = top.get("meta");
-    let data = top.get("data");
-    top.finish(&mut p);
-    let mut data_meta = None;
-    if let Some(data) = data {
-        if let Some(mut d) = ObjectReader::new(data, "/data", &mut p) {
-            match d.get("type") {
-                None => {}
-                Some(Value::String(t)) if t == "session" => {}
-                Some(_) => p.invalid("/data/type", "must be `session`"),
-            }
-            data_meta = d.get("meta");
-            d.finish(&mut p);
-        }
     }
-    let meta = Meta::read(top_meta, data_meta, &mut p);
+    let meta = action_meta(body.as_ref(), "session", &mut p);
     meta.only(&["comment"], &mut p);
     let comment = meta
         .get("comment")
         .and_then(|c| text(c, &meta.pointer("comment"), MAX_COMMENT, &mut p));
     p.into_result(comment)
+}
+
+/// A client token's request: lifetime and capture steps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRequest {
+    /// Seconds it stays valid.
+    pub ttl_seconds: u32,
+    /// What the capture page asks for (`idv` first, no repeats).
+    pub steps: Vec<CaptureStep>,
+}
+
+/// Reads `POST /sessions/{id}/client-token`: an optional `{"meta": {"ttl_seconds": 60…3600,
+/// "steps": ["idv"] | ["idv", "address"]}}` (API.md §9).
+pub fn client_token_request(body: Option<Value>) -> Result<TokenRequest, Problems> {
+    let mut p = Problems::default();
+    let meta = action_meta(body.as_ref(), "client_token", &mut p);
+    meta.only(&["ttl_seconds", "steps"], &mut p);
+    let ttl_seconds = match meta.get("ttl_seconds") {
+        None | Some(Value::Null) => DEFAULT_TTL_SECONDS,
+        Some(v) => match v.as_u64().and_then(|n| u32::try_from(n).ok()) {
+            Some(n) if (MIN_TTL_SECONDS..=MAX_TTL_SECONDS).contains(&n) => n,
+            _ => {
+                p.invalid(
+                    &meta.pointer("ttl_seconds"),
+                    &format!("must be a whole number of seconds from {MIN_TTL_SECONDS} to {MAX_TTL_SECONDS}"),
+                );
+                DEFAULT_TTL_SECONDS
+            }
+        },
+    };
+    let steps = match meta.get("steps") {
+        None | Some(Value::Null) => vec![CaptureStep::Idv],
+        Some(v) => {
+            let parsed: Option<Vec<CaptureStep>> = v.as_array().and_then(|a| {
+                a.iter()
+                    .map(|s| s.as_str().and_then(CaptureStep::parse))
+                    .collect()
+            });
+            match parsed {
+                Some(steps)
+                    if steps == [CaptureStep::Idv]
+                        || steps == [CaptureStep::Idv, CaptureStep::Address] =>
+                {
+                    steps
+                }
+                _ => {
+                    p.invalid(
+                        &meta.pointer("steps"),
+                        "must be [\"idv\"] or [\"idv\", \"address\"]",
+                    );
+                    Vec::new()
+                }
+            }
+        }
+    };
+    p.into_result(TokenRequest { ttl_seconds, steps })
+}
+
+/// The attributes a client token may patch: the applicant's own data (API.md §9).
+pub const APPLICANT_PATCHABLE: [&str; 3] = ["person", "contact", "address"];
+
+/// The pointer of the first attribute of a PATCH body a client token may not change.
+pub fn attribute_beyond_applicant(body: &Value) -> Option<String> {
+    body["data"]["attributes"].as_object().and_then(|attrs| {
+        attrs
+            .keys()
+            .find(|k| !APPLICANT_PATCHABLE.contains(&k.as_str()))
+            .map(|k| {
+                format!(
+                    "/data/attributes/{}",
+                    k.replace('~', "~0").replace('/', "~1")
+                )
+            })
+    })
 }
 
 /// Reads `/simulate`: `{"data": {"attributes": {"action": "start" | "submit" | "complete" |

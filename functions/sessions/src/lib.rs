@@ -1,5 +1,6 @@
-//! `/v1/identity/sessions` and `/v1/identity/session-devices`: create, read, list, update (JSON merge patch), the decide and
-//! expire actions, redaction, `/simulate` and the event log.
+//! `/v1/identity/sessions`, `/v1/identity/session-devices` and `/v1/identity/client-token`:
+//! create, read, list, update (JSON merge patch), the decide and expire actions, redaction,
+//! `/simulate`, the event log, and client tokens for the applicant's side (API.md §9).
 //!
 //! Handlers are thin: [`input`] turns request documents into domain values, `idv::workflow`
 //! decides and writes, `idv::http::render` draws the response.
@@ -42,6 +43,14 @@ pub fn router(state: AppState) -> Router {
             post(handlers::simulate),
         )
         .route("/v1/identity/sessions/{id}/events", get(handlers::events))
+        .route(
+            "/v1/identity/sessions/{id}/client-token",
+            post(handlers::issue_client_token),
+        )
+        .route(
+            "/v1/identity/client-token",
+            get(handlers::current_client_token),
+        )
         .route("/v1/identity/session-devices", post(devices::register))
         .route("/v1/identity/session-devices/{id}", get(devices::show))
         .with_state(state.clone());

@@ -7,7 +7,6 @@
 use axum::extract::State;
 use axum::response::Response;
 use idv::domain::auth::Permission;
-use idv::domain::event::Actor;
 use idv::domain::ids::VerificationId;
 use idv::domain::values::{Environment, Timestamp};
 use idv::http::extract::{Auth, Body, PathId, RawQuery};
@@ -38,7 +37,7 @@ pub async fn create(
         // API.md §5: a production key cannot evaluate before the files were uploaded (so an
         // expired document cannot be made to pass); a staging key may, to test rules.
         may_backdate: principal.tenancy.environment == Environment::Staging,
-        actor: Actor::api_key(principal.key_id.to_string()),
+        actor: principal.actor(),
         only_if_unverified: false,
     };
     let app = &st.app;
@@ -67,14 +66,19 @@ pub async fn show(
     auth: Auth,
     PathId(id): PathId<VerificationId>,
 ) -> Result<Response, ApiError> {
-    let principal = auth.require(Permission::VerificationsRead)?;
+    let principal = auth.require_allowing_client(Permission::VerificationsRead)?;
     let v = st
         .app
         .store
         .get_verification(&principal.tenancy, id)
         .await?
+        .filter(|v| principal.reaches(v.session_id))
         .ok_or(ApiError::NotFound)?;
-    Ok(ok(render::verification(&v)))
+    Ok(ok(if principal.is_client() {
+        render::verification_for_applicant(&v)
+    } else {
+        render::verification(&v)
+    }))
 }
 
 /// `GET /verifications`.

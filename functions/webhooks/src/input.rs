@@ -9,7 +9,7 @@ use idv::domain::values::{Environment, Timestamp};
 use idv::domain::webhook::{
     DeliveryStatus, EndpointStatus, EventSelector, DESCRIPTION_MAX, URL_MAX,
 };
-use idv::http::jsonapi::{Meta, RequestDoc};
+use idv::http::jsonapi::{action_meta, RequestDoc};
 use idv::http::pagination::ListParams;
 use idv::http::ApiError;
 use idv::webhooks::guard;
@@ -196,26 +196,7 @@ pub fn replay(body: Option<Value>) -> Result<Replay, Problems> {
         );
         return Err(p);
     };
-    let Some(mut top) = ObjectReader::new(&body, "", &mut p) else {
-        return Err(p);
-    };
-    let top_meta = top.get("meta");
-    let data = top.get("data");
-    top.finish(&mut p);
-    let mut data_meta = None;
-    if let Some(data) = data {
-        if let Some(mut d) = ObjectReader::new(data, "/data", &mut p) {
-            match d.get("type") {
-                None => {}
-                Some(Value::String(t)) if t == "webhook_endpoint" => {}
-                Some(_) => p.invalid("/data/type", "must be `webhook_endpoint`"),
-            }
-            let _ = d.get("id");
-            data_meta = d.get("meta");
-            d.finish(&mut p);
-        }
-    }
-    let meta = Meta::read(top_meta, data_meta, &mut p);
+    let meta = action_meta(Some(&body), "webhook_endpoint", &mut p);
     meta.only(&["from", "to", "types"], &mut p);
     let stamp = |key: &str, p: &mut Problems| -> Option<Timestamp> {
         match meta.get(key) {

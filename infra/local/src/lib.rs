@@ -16,10 +16,14 @@
 //! ([`queue::serve`]), with the event source mapping that hands its messages to a function
 //! ([`queue::LocalQueues::pump_once`]), so that functions sending to and retrying through
 //! SQS run unchanged locally.
+//!
+//! No local S3 server answers CORS either: [`s3_cors::Proxy`] puts the documents bucket's
+//! CORS rule in front of s3s-fs, so a web page can PUT files to presigned URLs locally.
 
 pub mod invoke;
 pub mod listen;
 pub mod queue;
+pub mod s3_cors;
 pub mod s3_events;
 pub mod schedule;
 pub mod streams;

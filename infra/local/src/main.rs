@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! idv-local s3-events --invoke http://127.0.0.1:9000
+//! idv-local s3-cors --port 8015 --upstream http://127.0.0.1:8014 [--origins '*' | 'http://a,http://b']
 //! idv-local stream --invoke http://127.0.0.1:9000 [--function webhook-fanout --filter feed]
 //! idv-local queue --port 9324 --invoke http://127.0.0.1:9000
 //! idv-local listen --key sk_staging_… --forward-to http://localhost:3000/hook
@@ -14,6 +15,13 @@
 //! `s3-events` watches the documents bucket (`IDV_BUCKET` at `AWS_ENDPOINT_URL_S3`) and
 //! invokes the `document-events` function through `cargo lambda watch` with the SQS batch
 //! AWS would deliver for each new object.
+//!
+//! `s3-cors` serves 127.0.0.1:`--port` in front of the S3 server at `--upstream` and answers
+//! browsers as the documents bucket's CORS rule does on AWS (`template.yaml`; `--origins`
+//! is its `UploadOrigins`, default `*`): preflights are answered (200 or S3's 403),
+//! everything else is forwarded byte for byte, `Host` included so presigned signatures made
+//! for the proxy's address verify, with the CORS headers added (`idv_local::s3_cors`).
+//! Point `AWS_ENDPOINT_URL_S3` at it and presigned upload URLs name it.
 //!
 //! `stream` reads the table's DynamoDB stream and invokes `expiry-stream` with the TTL
 //! deletions of timers (or, with `--function webhook-fanout --filter feed`, the fan-out
@@ -231,6 +239,23 @@ async fn queue(args: &[String]) -> Result<(), String> {
     }
 }
 
+/// `s3-cors`: the bucket's CORS rule in front of the S3 server (`idv_local::s3_cors`).
+async fn s3_cors(args: &[String]) -> Result<(), String> {
+    use idv_local::s3_cors::{serve, CorsRule, Proxy};
+    let port: u16 = arg(args, "--port")
+        .map_or(Ok(8015), |p| p.parse())
+        .map_err(|_| "--port takes a port number")?;
+    let upstream = arg(args, "--upstream")
+        .ok_or("--upstream http://127.0.0.1:PORT (the S3 server) is required")?;
+    let origins = CorsRule::parse_origins(&arg(args, "--origins").unwrap_or_else(|| "*".into()))?;
+    let proxy = Proxy::new(CorsRule::documents(origins.clone()), &upstream)?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .map_err(|e| format!("binding 127.0.0.1:{port}: {e}"))?;
+    tracing::info!(port, %upstream, ?origins, "serving S3 with the documents bucket's CORS rule");
+    serve(listener, proxy).await.map_err(|e| e.to_string())
+}
+
 /// `listen`: registers (or reuses) an endpoint for the key's tenancy pointing at a local
 /// port, prints its secret, then prints and forwards every delivery (`idv_local::listen`).
 async fn listen(args: &[String]) -> Result<(), String> {
@@ -274,12 +299,13 @@ async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("s3-events") => s3_events(&args[1..]).await,
+        Some("s3-cors") => s3_cors(&args[1..]).await,
         Some("fixture") => fixture(&args[1..]),
         Some("stream") => stream(&args[1..]).await,
         Some("sweep") => sweep(&args[1..]).await,
         Some("queue") => queue(&args[1..]).await,
         Some("listen") => listen(&args[1..]).await,
-        _ => Err("usage: idv-local s3-events|stream|sweep|queue|listen [--invoke http://127.0.0.1:9000] [--every SECONDS] | fixture ...".into()),
+        _ => Err("usage: idv-local s3-events|s3-cors|stream|sweep|queue|listen [--invoke http://127.0.0.1:9000] [--every SECONDS] | fixture ...".into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -10,7 +10,9 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::ids::ApiKeyId;
+use super::client_token::ClientToken;
+use super::event::Actor;
+use super::ids::{ApiKeyId, SessionId};
 use super::values::{Environment, Tenancy, Timestamp};
 
 /// A permission an API key can hold.
@@ -186,21 +188,46 @@ pub fn hash_secret(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
-/// Who a request acts as: a usable key's tenancy and permissions.
+/// Who a request acts as: a usable key's (or client token's) tenancy and permissions.
 #[derive(Debug, Clone)]
 pub struct Principal {
-    /// The key's id (the actor of events).
+    /// The key's id; for a client token, the key that issued it (its rate limit applies).
     pub key_id: ApiKeyId,
     /// Tenant and environment.
     pub tenancy: Tenancy,
     /// Permissions.
     pub scopes: Vec<Permission>,
+    /// Set when the request carries a client token rather than a key: the token, which
+    /// names the one session it may act on.
+    pub client: Option<ClientToken>,
 }
 
 impl Principal {
     /// True if the key holds `p` (or `*`).
     pub fn can(&self, p: Permission) -> bool {
         self.scopes.iter().any(|s| *s == p || *s == Permission::All)
+    }
+
+    /// True for a client token (the applicant's side).
+    pub fn is_client(&self) -> bool {
+        self.client.is_some()
+    }
+
+    /// True if the request may touch something of session `session` (`None`: of no
+    /// session): always for a key, only its own session for a client token.
+    pub fn reaches(&self, session: Option<SessionId>) -> bool {
+        match &self.client {
+            None => true,
+            Some(token) => session == Some(token.session_id),
+        }
+    }
+
+    /// Who the events of this request name.
+    pub fn actor(&self) -> Actor {
+        match &self.client {
+            None => Actor::api_key(self.key_id.to_string()),
+            Some(token) => Actor::client_token(token.id.to_string()),
+        }
     }
 }
 
@@ -247,6 +274,7 @@ mod tests {
                 environment: Environment::Staging,
             },
             scopes: vec![Permission::All],
+            client: None,
         };
         assert!(Permission::ALL.iter().all(|x| p.can(*x)));
         let q = Principal {

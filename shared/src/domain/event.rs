@@ -16,7 +16,8 @@ pub struct Actor {
     /// `api_key`, `system` or `client_token`.
     #[serde(rename = "type")]
     pub kind: ActorKind,
-    /// The key's id for `api_key`; the component for `system` (e.g. `expiry`).
+    /// The key's id for `api_key`, the token's (`ctk_…`) for `client_token`; the component
+    /// for `system` (e.g. `expiry`).
     pub id: Option<String>,
 }
 
@@ -28,8 +29,7 @@ pub enum ActorKind {
     ApiKey,
     /// The service itself (expiry, automatic processing).
     System,
-    /// The hosted capture page acting with a session's client token (API.md §9); named
-    /// now so that the events feed's actor type is complete.
+    /// The hosted capture page acting with a session's client token (API.md §9).
     ClientToken,
 }
 
@@ -39,6 +39,14 @@ impl Actor {
         Actor {
             kind: ActorKind::ApiKey,
             id: Some(key_id.into()),
+        }
+    }
+
+    /// The applicant's browser, acting with client token `token_id` (`ctk_…`).
+    pub fn client_token(token_id: impl Into<String>) -> Actor {
+        Actor {
+            kind: ActorKind::ClientToken,
+            id: Some(token_id.into()),
         }
     }
 

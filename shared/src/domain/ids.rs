@@ -158,6 +158,11 @@ resource_id!(
     /// One delivery attempt of an event to a webhook endpoint (`whd_…`).
     DeliveryId, "whd_"
 );
+resource_id!(
+    /// A client token (`ctk_…`): the public id of an applicant's token, the actor of its
+    /// events. The token itself (`ct_…`) is a secret and never an id.
+    ClientTokenId, "ctk_"
+);
 
 #[cfg(test)]
 mod tests {

@@ -6,6 +6,7 @@
 pub mod account;
 pub mod applicant;
 pub mod auth;
+pub mod client_token;
 pub mod device;
 pub mod document;
 pub mod event;

@@ -1,4 +1,5 @@
-//! API-key authentication with a short per-Lambda cache, and the per-key rate limit.
+//! API-key authentication with a short per-Lambda cache, the per-key rate limit, and
+//! client tokens (the applicant's side, API.md §9).
 //!
 //! A warm Lambda remembers a key lookup (found or not) for `IDV_KEY_CACHE_SECONDS` (5 s by
 //! default), so a busy client costs one GetItem per key every few seconds rather than one per
@@ -24,7 +25,9 @@ use std::time::{Duration, Instant};
 use super::error::ApiError;
 use super::AppState;
 use crate::domain::auth::{claimed_environment, hash_secret, ApiKey, Principal};
+use crate::domain::client_token::{self, admits_tokens, has_token_shape};
 use crate::domain::ids::ApiKeyId;
+use crate::domain::session::Session;
 use crate::domain::values::Timestamp;
 use crate::store::rate_limits::{seconds_left, window_of, Admission};
 use crate::store::StoreError;
@@ -242,7 +245,51 @@ pub async fn authenticate(state: &AppState, presented: &str) -> Result<Principal
         key_id: key.id,
         tenancy: key.tenancy(),
         scopes: key.scopes.clone(),
+        client: None,
     })
+}
+
+/// The principal for a presented client token (`Authorization: Bearer ct_…`), with its
+/// session as read now; 401 when the token is unknown or expired, or when its session no
+/// longer admits tokens (decided, expired, redacted: that is how they are revoked).
+///
+/// Two consistent GetItems, the token and its session, neither cached: a token must stop
+/// working the moment its session is decided, and a page makes a few dozen requests, not
+/// thousands. Requests count against the issuing key's rate limit under the deployment's
+/// default, so a leaked link cannot be used to flood the table.
+pub async fn authenticate_client_token(
+    state: &AppState,
+    presented: &str,
+) -> Result<(Principal, Session), ApiError> {
+    if !has_token_shape(presented) {
+        return Err(ApiError::Unauthorized);
+    }
+    let token = state
+        .store
+        .client_token_by_hash(&hash_secret(presented))
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    let now = Timestamp::now();
+    if !token.is_current(now) {
+        return Err(ApiError::Unauthorized);
+    }
+    let tenancy = token.tenancy();
+    let session = state
+        .store
+        .get_session(&tenancy, token.session_id)
+        .await?
+        .filter(|s| admits_tokens(s, now))
+        .ok_or(ApiError::Unauthorized)?;
+    if let Some(limit) = state.config.rate_limit {
+        rate_limit(state, token.issued_by, limit).await?;
+    }
+    let principal = Principal {
+        key_id: token.issued_by,
+        tenancy,
+        scopes: client_token::SCOPES.to_vec(),
+        client: Some(token),
+    };
+    Ok((principal, session))
 }
 
 /// Counts the request against `limit` requests per second of `key`.

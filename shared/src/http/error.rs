@@ -44,6 +44,15 @@ pub enum ApiError {
     /// 403 `forbidden`: the key lacks a scope (`meta.required_scope`).
     #[error("forbidden")]
     Forbidden(Permission),
+    /// 403 `forbidden`: a client token asked for something only an API key may do
+    /// (`meta.credential: "api_key"`); `pointer` names the attribute when one was refused.
+    #[error("forbidden to client tokens")]
+    ClientTokenRefused {
+        /// The scope a key would need.
+        scope: Permission,
+        /// The refused attribute, if the refusal is about one.
+        pointer: Option<String>,
+    },
     /// 403 `sandbox_only`: staging keys only.
     #[error("sandbox only")]
     SandboxOnly,
@@ -146,7 +155,9 @@ impl ApiError {
             | ApiError::InvalidParameter { .. }
             | ApiError::InvalidHeader { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) | ApiError::SandboxOnly => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_)
+            | ApiError::ClientTokenRefused { .. }
+            | ApiError::SandboxOnly => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::InvalidTransition { .. }
@@ -189,7 +200,7 @@ impl ApiError {
             ApiError::Unauthorized => vec![one(
                 "unauthorized",
                 "Unauthorized",
-                "Send a valid, unexpired, unrevoked API key in the X-Api-Key header.",
+                "Send a valid, unexpired, unrevoked API key in the X-Api-Key header (or, on the applicant's side, a current client token as Authorization: Bearer).",
             )],
             ApiError::Forbidden(scope) => {
                 let mut o = one(
@@ -198,6 +209,18 @@ impl ApiError {
                     &format!("This API key lacks the `{scope}` scope."),
                 );
                 o["meta"] = json!({"required_scope": scope.as_str()});
+                vec![o]
+            }
+            ApiError::ClientTokenRefused { scope, pointer } => {
+                let detail = match pointer {
+                    Some(_) => "A client token cannot change this attribute.",
+                    None => "A client token cannot do this; it acts only on the applicant's steps of its own session.",
+                };
+                let mut o = one("forbidden", "Forbidden", detail);
+                o["meta"] = json!({"required_scope": scope.as_str(), "credential": "api_key"});
+                if let Some(pointer) = pointer {
+                    o["source"] = json!({"pointer": pointer});
+                }
                 vec![o]
             }
             ApiError::SandboxOnly => vec![one(

@@ -18,7 +18,25 @@ impl Auth {
     /// The principal if it holds `p`, else 403 naming the scope. The scope is noted for the
     /// idempotency layer (see [`recording_scopes`]): a replay of this request's answer
     /// needs it too.
+    ///
+    /// A client token is refused here whatever its scopes: only the endpoints of the
+    /// applicant's side accept one, each by calling [`Auth::require_allowing_client`]
+    /// instead, so an endpoint added later refuses tokens until it decides otherwise.
     pub fn require(self, p: Permission) -> Result<Principal, ApiError> {
+        if self.0.is_client() {
+            note_scope(p);
+            return Err(ApiError::ClientTokenRefused {
+                scope: p,
+                pointer: None,
+            });
+        }
+        self.require_allowing_client(p)
+    }
+
+    /// Like [`Auth::require`], but a client token holding `p` passes too. The handler must
+    /// then confine what it touches to the token's session
+    /// ([`Principal::reaches`]), answering 404 for anything else, as for an unknown id.
+    pub fn require_allowing_client(self, p: Permission) -> Result<Principal, ApiError> {
         note_scope(p);
         if self.0.can(p) {
             Ok(self.0)
@@ -30,9 +48,10 @@ impl Auth {
 
 /// True if `principal` holds `p`, for a handler whose answer shows more to holders of `p`
 /// (download URLs to `documents:read`). When it does, `p` is noted like a required scope,
-/// so the answer is replayed only to keys holding `p` as well.
+/// so the answer is replayed only to keys holding `p` as well. A client token never sees
+/// more: it can never read files back, whatever it may otherwise read.
 pub fn may_see(principal: &Principal, p: Permission) -> bool {
-    let held = principal.can(p);
+    let held = principal.can(p) && !principal.is_client();
     if held {
         note_scope(p);
     }

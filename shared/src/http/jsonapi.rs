@@ -141,6 +141,32 @@ impl Meta {
     }
 }
 
+/// Reads the body of an action that takes `meta` only (a decision's comment, a replay's
+/// range, a client token's lifetime): `{"meta": {…}}`, or the same keys in `data.meta`
+/// (API.md §1), where `data.type`, if sent, must be `resource_type` and `data.id` is
+/// ignored. No body reads as an empty meta. The caller then names the keys it knows with
+/// [`Meta::only`].
+pub fn action_meta(body: Option<&Value>, resource_type: &str, p: &mut Problems) -> Meta {
+    let Some(mut top) = body.and_then(|b| ObjectReader::new(b, "", p)) else {
+        return Meta::read(None, None, p);
+    };
+    let top_meta = top.get("meta");
+    let data = top.get("data");
+    top.finish(p);
+    let mut data_meta = None;
+    if let Some(mut d) = data.and_then(|d| ObjectReader::new(d, "/data", p)) {
+        match d.get("type") {
+            Some(Value::String(t)) if t == resource_type => {}
+            None => {}
+            Some(_) => p.invalid("/data/type", &format!("must be `{resource_type}`")),
+        }
+        let _ = d.get("id");
+        data_meta = d.get("meta");
+        d.finish(p);
+    }
+    Meta::read(top_meta, data_meta, p)
+}
+
 /// Checks the body of an action that takes no members: nothing, `{}` or `{"meta": {}}`
 /// (API.md §1 lets any action carry a meta-only body); anything else is named as unknown.
 pub fn empty_action(body: &Value) -> Result<(), Problems> {

@@ -6,7 +6,8 @@
 //! 2. **path**: API Gateway REST puts the stage (`/prod`) or a custom-domain base path in
 //!    front of `/v1/identity/…`; it is stripped here and remembered for links;
 //! 3. **body**: read whole, at most 256 KiB (413 otherwise);
-//! 4. **auth**: `X-Api-Key` → [`Principal`] (401 otherwise);
+//! 4. **auth**: `X-Api-Key`, or a client token as `Authorization: Bearer ct_…` →
+//!    [`Principal`] (401 otherwise, and when both are sent);
 //! 5. **idempotency**: replays the first response to a POST with the same `Idempotency-Key`,
 //!    only to a key holding the scopes it was given under; refusals (401/403) are not kept.
 //!
@@ -21,12 +22,13 @@ use http::{header, HeaderValue, Method, Uri};
 use http_body_util::BodyExt;
 use sha2::{Digest, Sha256};
 
-use super::auth::authenticate;
+use super::auth::{authenticate, authenticate_client_token};
 use super::error::ApiError;
 use super::extract::recording_scopes;
 use super::request_id::request_id_layer;
 use super::AppState;
 use crate::domain::auth::Principal;
+use crate::domain::session::Session;
 use crate::domain::values::Timestamp;
 use crate::store::idempotency::{Claim, StoredResponse};
 
@@ -85,17 +87,42 @@ async fn body_layer(req: Request, next: Next) -> Response {
         .await
 }
 
+/// The session a client token was checked against, read by the auth layer: a handler
+/// serving that session may use it instead of reading it again.
+#[derive(Debug, Clone)]
+pub struct ClientSession(pub Session);
+
 async fn auth_layer(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let presented = req
-        .headers()
-        .get("x-api-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .unwrap_or_default()
-        .to_owned();
-    match authenticate(&state, &presented).await {
-        Ok(principal) => {
+    // Owned copies: the request (whose body is not `Sync`) must not be borrowed across the
+    // lookups below.
+    let header = |headers: &http::HeaderMap, name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let key = header(req.headers(), "x-api-key");
+    let authorization = header(req.headers(), "authorization");
+    let bearer = authorization
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim().to_owned());
+    let outcome = match (key.is_empty(), bearer) {
+        (true, Some(token)) => authenticate_client_token(&state, &token)
+            .await
+            .map(|(principal, session)| (principal, Some(session))),
+        // Both credentials at once is ambiguous: which one acts? Neither.
+        (false, Some(_)) => Err(ApiError::Unauthorized),
+        (_, None) => authenticate(&state, &key).await.map(|p| (p, None)),
+    };
+    match outcome {
+        Ok((principal, session)) => {
             req.extensions_mut().insert(principal);
+            if let Some(session) = session {
+                req.extensions_mut().insert(ClientSession(session));
+            }
             next.run(req).await
         }
         Err(e) => e.into_response(),
@@ -128,7 +155,15 @@ async fn idempotency_layer(State(state): State<AppState>, req: Request, next: Ne
     ) else {
         return next.run(req).await;
     };
-    let key_hash = hex::encode(Sha256::digest(key.as_bytes()));
+    // A client token's keys live apart from the tenancy's: an applicant must never be
+    // replayed an answer given to the integrator (or another applicant) who chose the same
+    // key for the same body.
+    let key_hash = match &principal.client {
+        None => hex::encode(Sha256::digest(key.as_bytes())),
+        Some(token) => hex::encode(Sha256::digest(
+            format!("client#{}#{key}", token.session_id).as_bytes(),
+        )),
+    };
     let mut h = Sha256::new();
     h.update(req.method().as_str().as_bytes());
     h.update(b"\n");
@@ -241,21 +276,46 @@ async fn idempotency_layer(State(state): State<AppState>, req: Request, next: Ne
     }
 }
 
-/// The body a stored answer keeps: as sent, except that a webhook signing secret (shown
-/// once, by create and rotate-secret) is never written to the table in plain text. A
-/// replay answers `secret: null` and says why in `meta`; the secret itself exists only
-/// sealed (`webhooks::seal`), and a client that lost the first answer rotates it.
+/// The body a stored answer keeps: as sent, except that a secret shown once is never
+/// written to the table in plain text: a webhook signing secret (create, rotate-secret)
+/// and a client token (`client-token`), whose `capture_url` carries it too. A replay
+/// answers them as null and says why in `meta`; a webhook secret exists only sealed
+/// (`webhooks::seal`), a token only as its hash, and a client that lost the first answer
+/// rotates the secret or issues a new token.
 fn withhold_secrets(bytes: &[u8]) -> String {
+    let as_sent = || String::from_utf8_lossy(bytes).into_owned();
     let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(bytes) else {
-        return String::from_utf8_lossy(bytes).into_owned();
+        return as_sent();
     };
-    let secret = &mut v["data"]["attributes"]["secret"];
-    if !secret.as_str().is_some_and(|s| s.starts_with("whsec_")) {
-        return String::from_utf8_lossy(bytes).into_owned();
+    let attributes = &mut v["data"]["attributes"];
+    let shown = |name: &str, prefix: &str| {
+        attributes[name]
+            .as_str()
+            .is_some_and(|s| s.starts_with(prefix))
+    };
+    let (withheld, note): (&[&str], _) = if shown("secret", "whsec_") {
+        (
+            &["secret"],
+            (
+                "secret",
+                "shown only in the first answer; POST rotate-secret for a new one",
+            ),
+        )
+    } else if shown("token", "ct_") {
+        (
+            &["token", "capture_url"],
+            (
+                "token",
+                "shown only in the first answer; POST client-token for a new one",
+            ),
+        )
+    } else {
+        return as_sent();
+    };
+    for name in withheld {
+        attributes[*name] = serde_json::Value::Null;
     }
-    *secret = serde_json::Value::Null;
-    v["meta"]["secret"] =
-        serde_json::json!("shown only in the first answer; POST rotate-secret for a new one");
+    v["meta"][note.0] = serde_json::json!(note.1);
     v.to_string()
 }
 

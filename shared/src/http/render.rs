@@ -52,6 +52,63 @@ pub fn session(s: &Session) -> Value {
     )
 }
 
+/// A session as its applicant sees it through a client token (API.md §9): status, their
+/// own data and the session's documents and verifications; not who created it, its
+/// account, or the device signals measured about them.
+pub fn session_for_applicant(s: &Session) -> Value {
+    let mut doc = session(s);
+    if let Some(attrs) = doc["attributes"].as_object_mut() {
+        for hidden in ["creator_type", "creator_id", "behavior_analysis"] {
+            attrs.remove(hidden);
+        }
+    }
+    if let Some(rels) = doc["relationships"].as_object_mut() {
+        rels.remove("account");
+    }
+    doc
+}
+
+/// A verification as its applicant sees it through a client token: status and each check's
+/// name, status, reasons and requirement, enough to say what to retake; not the data read
+/// from the document nor the checks' metadata (the lines as read, the comparisons).
+pub fn verification_for_applicant(v: &crate::domain::verification::Verification) -> Value {
+    let mut doc = verification(v);
+    let attrs = &mut doc["attributes"];
+    attrs["extracted"] = Value::Null;
+    if let Some(checks) = attrs["checks"].as_array_mut() {
+        for check in checks {
+            if let Some(c) = check.as_object_mut() {
+                c.remove("metadata");
+            }
+        }
+    }
+    doc
+}
+
+/// A client token: `token` and `capture_url` only when just issued, else null.
+pub fn client_token(
+    t: &crate::domain::client_token::ClientToken,
+    secret: Option<&str>,
+    capture_url: Option<&str>,
+) -> Value {
+    let steps: Vec<&str> = t.steps.iter().map(|s| s.as_str()).collect();
+    let attrs = json!({
+        "token": secret,
+        "capture_url": capture_url,
+        "expires_at": t.expires_at.to_string(),
+        "session_id": t.session_id.to_string(),
+        "steps": steps,
+        "created_at": t.created_at.to_string(),
+    });
+    let relationships = json!({"session": to_one("session", Some(t.session_id.to_string()))});
+    resource(
+        "client_token",
+        &t.id.to_string(),
+        attrs,
+        Some(relationships),
+    )
+}
+
 /// Verification linkage: each with its own type (`verification/idv`, …).
 fn verifications(refs: &[crate::domain::verification::VerificationRef]) -> Value {
     let data: Vec<Value> = refs

@@ -2,8 +2,8 @@
 //!
 //! The tenant and environment lead every partition key of tenant data (`acme#staging#…`), so
 //! no key built for one scope can ever name an item of another: a foreign id simply does not
-//! exist under the caller's keys. The only keys without a scope are the API-key items, which
-//! are found by the hash of the secret before the scope is known.
+//! exist under the caller's keys. The only keys without a scope are the API-key and
+//! client-token items, which are found by the hash of the secret before the scope is known.
 //!
 //! | item | pk | sk | gsi1 (lists) | gsi2 (children / lookups) | gsi3 (by status) |
 //! |---|---|---|---|---|---|
@@ -12,6 +12,7 @@
 //! | account | `T#ACCOUNT#id` | `ACCOUNT` | `T#ACCOUNTS` / pos | `T#EXTERNAL_ID#ext` / `ACCOUNT` | `T#ACCOUNTS#STATUS#s` / pos |
 //! | external-id claim | `T#EXTERNAL_ID#ext` | `EXTERNAL_ID` | | | |
 //! | API key | `APIKEY#sha256` | `APIKEY` | `T#APIKEYS` / pos | `APIKEY_ID#key_id` / `APIKEY` | |
+//! | client token | `CLIENTTOKEN#sha256` | `CLIENT_TOKEN` | pk / sk | pk / sk | pk / sk |
 //! | document | `T#DOCUMENT#id` | `DOCUMENT` | `T#DOCUMENTS#kind` / pos | `T#ACCOUNT#acc` / `DOCUMENT#pos` | `T#SESSION#sess#DOCUMENTS` / pos |
 //! | verification | `T#VERIFICATION#id` | `VERIFICATION` | `T#VERIFICATIONS` / pos | | `T#SESSION#sess#VERIFICATIONS` / pos |
 //! | fingerprint sighting | `T#FINGERPRINT#hmac` | `SEEN#ver_id` | | | |
@@ -32,7 +33,7 @@
 //! document until its retention has redacted it (`TIMERS#DOCUMENT_RETENTION#shard` /
 //! `due#T#doc`), so the sweep finds those the same way. Timers also sit in gsi1–gsi3 under
 //! their own pk/sk, which no query names: DynamoDB Local's TTL only deletes items that are
-//! in every index (see `timers::timer_item`). Feed events carry a TTL too, and so sit in
+//! in every index (see `timers::timer_item`). Feed events and client tokens carry a TTL too, and so sit in
 //! every index as well (`store::feed`): where no query names them (gsi2, gsi4, and gsi3 for
 //! an event of no session) under their own pk/sk.
 
@@ -228,6 +229,12 @@ pub fn api_key_pk(secret_sha256_hex: &str) -> String {
 }
 /// Sort key of an API key.
 pub const API_KEY_SK: &str = "APIKEY";
+/// Partition of a client token: like a key's, found by the SHA-256 of the secret.
+pub fn client_token_pk(secret_sha256_hex: &str) -> String {
+    format!("CLIENTTOKEN#{secret_sha256_hex}")
+}
+/// Sort key of a client token.
+pub const CLIENT_TOKEN_SK: &str = "CLIENT_TOKEN";
 /// gsi1 partition listing the keys of a scope.
 pub fn api_keys_pk(tenancy: &Tenancy) -> String {
     format!("{}#APIKEYS", tenancy_prefix(tenancy))

@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod api_keys;
+pub mod client_tokens;
 pub mod devices;
 pub mod documents;
 pub mod feed;

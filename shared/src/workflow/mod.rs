@@ -20,6 +20,7 @@
 //! - `verify` (feature `verify`): running the document checks and recording the result.
 
 pub mod accounts;
+pub mod client_tokens;
 pub mod devices;
 pub mod documents;
 pub mod feed;

@@ -8,9 +8,10 @@
 use time::Duration;
 
 use super::{Attempts, Change, WorkflowError};
+use crate::domain::client_token::accepts_applicant_data;
 use crate::domain::event::{Actor, Event};
 use crate::domain::ids::{DeviceId, SessionId};
-use crate::domain::session::{Action, Session, SessionStatus};
+use crate::domain::session::{Action, DomainError, Session, SessionStatus};
 use crate::domain::validation::Problems;
 use crate::domain::values::{Tenancy, Timestamp};
 use crate::store::write::SessionWriteError;
@@ -34,13 +35,16 @@ pub async fn create(
 }
 
 /// Applies a merge patch (`patch` gives the patched session and the fields it changed, or
-/// `None` when it changes nothing) to an open session, recording `session.updated`.
+/// `None` when it changes nothing) to an open session, recording `session.updated`. For
+/// the applicant (`applicant`: a client token) the session must also still await their
+/// data (`created` or `started`), checked against the version the write is conditioned on.
 pub async fn update<P>(
     store: &Store,
     tenancy: &Tenancy,
     id: SessionId,
     actor: &Actor,
     now: Timestamp,
+    applicant: bool,
     patch: P,
 ) -> Result<Session, WorkflowError>
 where
@@ -49,6 +53,13 @@ where
     modify_session(store, tenancy, id, now, |current| {
         // 409 session_redacted, or invalid_transition once decided or expired.
         current.ensure_open("update")?;
+        if applicant && !accepts_applicant_data(current.status()) {
+            return Err(DomainError::Closed {
+                status: current.status(),
+                action: "update",
+            }
+            .into());
+        }
         let Some((next, fields)) = patch(current, now).map_err(WorkflowError::Invalid)? else {
             return Ok(None);
         };
