@@ -12,6 +12,8 @@
 //                   small photo, the blur hint, three pastes and one copy, a tab switch, a
 //                   pause; then the API is asked what the page recorded (events, device).
 //   mobile-keyboard 360×640, Tab/Enter/Space only (plus typing), the same flow to the end.
+//   retry           a blurred licence: requires_retry, back to the document step, a sharp
+//                   photo, completed (needs blurred.jpg).
 //   expired         a token of an expired session, and a made-up token.
 //   languages       German, French and Spanish from navigator.languages.
 //   throughput      a 5 MB photo uploaded to S3, timed.
@@ -40,7 +42,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
 const STAMP = new Date().toISOString().replace(/[:.]/g, "-");
 const SHOTS = path.join(ROOT, "target", "capture-screens", STAMP);
 const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
-const ONLY = (process.env.CAPTURE_RUNS || "desktop,mobile-keyboard,expired,languages,throughput").split(",");
+const ONLY = (process.env.CAPTURE_RUNS || "desktop,mobile-keyboard,retry,expired,languages,throughput").split(",");
 
 // The person of the project's fixtures (shared/checks/src/fixtures: LicenceFields::default
 // and default_bill), so session_comparison and the address checks compare equal data.
@@ -516,6 +518,56 @@ async function runMobileKeyboard() {
   await page.close();
 }
 
+// A blurred licence: the server asks for new photos (requires_retry), the page goes back to
+// the document step, and a sharp photo then completes the same session.
+async function runRetry() {
+  const blurred = path.join(FIX, "blurred.jpg");
+  if (!fs.existsSync(blurred)) return console.log("     (skipped: no blurred.jpg in the fixtures dir)");
+  const { sessionId, url } = await newCapture(["idv"]);
+  const ctx = await openPage("retry");
+  const { page } = ctx;
+  await page.goto(url, { waitUntil: "load" });
+  await waitHeading(ctx, "consent-h");
+  await page.click("#consent");
+  await page.click("#form-consent button[type=submit]");
+  await waitHeading(ctx, "personal-h");
+  for (const id of ["first_name", "middle_name", "last_name", "email", "line1", "line2", "city", "subdivision", "postal_code"]) {
+    await page.type("#" + id, PERSON[id], { delay: 20 });
+  }
+  await page.click("#birth_date", { offset: { x: 12, y: 12 } });
+  await page.keyboard.type(PERSON.birth_typed);
+  await page.select("#country_code", PERSON.country_code);
+  await page.click("#form-personal button[type=submit]");
+  await waitHeading(ctx, "document-h");
+  await (await page.$("#file-back")).uploadFile(blurred);
+  await waitSlot(ctx, "back");
+  await page.click("#form-document button[type=submit]");
+  await waitHeading(ctx, "review-h", 60000);
+  await page.click("#form-review button[type=submit]");
+  let end = await outcome(ctx);
+  await step(ctx, "outcome-retry");
+  check(end === "retry-h", "[retry] a blurred licence asks for new photos", end);
+  if (end !== "retry-h") return explainVerifications(sessionId);
+  await page.click("#retry-btn");
+  await waitHeading(ctx, "document-h");
+  const cleared = await page.$eval("#msg-back", (e) => e.hidden);
+  check(cleared, "[retry] the document step starts over");
+  await (await page.$("#file-back")).uploadFile(path.join(FIX, "back.jpg"));
+  await waitSlot(ctx, "back");
+  await page.click("#form-document button[type=submit]");
+  await waitHeading(ctx, "review-h", 60000);
+  await page.click("#form-review button[type=submit]");
+  end = await outcome(ctx);
+  await step(ctx, "outcome");
+  check(end === "done-h", "[retry] the new photo completes the session", end);
+  if (end !== "done-h") await explainVerifications(sessionId);
+  const seq = await transitions(sessionId);
+  check(JSON.stringify(seq) === JSON.stringify(["created", "started", "pending", "completed"]), "[retry] session events: created → started → pending → completed", seq);
+  const s = await api("GET", `sessions/${sessionId}`);
+  check((s.data.relationships.documents.data || []).length === 2, "[retry] a second document was made", s.data.relationships.documents.data);
+  await page.close();
+}
+
 async function runExpired() {
   const { sessionId, url } = await newCapture(["idv"]);
   await api("POST", `sessions/${sessionId}/expire`);
@@ -590,7 +642,7 @@ browser = await puppeteer.launch({
   args: ["--no-sandbox", "--disable-dev-shm-usage", "--lang=en-US"],
 });
 console.log(`${await browser.version()}; screenshots in ${path.relative(ROOT, SHOTS)}`);
-const RUNS = { desktop: runDesktop, "mobile-keyboard": runMobileKeyboard, expired: runExpired, languages: runLanguages, throughput: runThroughput };
+const RUNS = { desktop: runDesktop, "mobile-keyboard": runMobileKeyboard, retry: runRetry, expired: runExpired, languages: runLanguages, throughput: runThroughput };
 try {
   for (const name of ONLY) {
     console.log(`\n== ${name}`);
