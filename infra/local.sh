@@ -63,7 +63,7 @@ ensure_cargo_lambda
 # builds it, so watch finds nothing left to compile.
 log "building the functions (the first build takes several minutes)"
 for bin in idv-admin idv-local sessions accounts documents document-events verifications events \
-  webhooks webhook-fanout webhook-delivery expiry-stream expiry-sweep; do
+  webhooks webhook-fanout webhook-delivery expiry-stream expiry-sweep capture; do
   cargo build --quiet --bin "$bin"
 done
 
