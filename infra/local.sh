@@ -20,7 +20,8 @@
 #
 # Environment: IDV_API_PORT (9000), IDV_DYNAMODB_PORT (8000), IDV_S3_PORT (8014),
 # IDV_S3_CORS_PORT (8015), IDV_UPLOAD_ORIGINS (*: the template's UploadOrigins),
-# IDV_SQS_PORT (9324), IDV_TOOLS_DIR (.tools), IDV_SWEEP_SECONDS (60),
+# IDV_SQS_PORT (9324), IDV_TOOLS_DIR (.tools), IDV_STACK_DIR (data, logs; IDV_TOOLS_DIR),
+# IDV_SWEEP_SECONDS (60),
 # IDV_RETENTION_PRODUCTION and IDV_RETENTION_STAGING (unset: keep sessions forever).
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -30,9 +31,12 @@ DDB_PORT="${IDV_DYNAMODB_PORT:-8000}"
 S3_PORT="${IDV_S3_PORT:-8014}"
 S3_CORS_PORT="${IDV_S3_CORS_PORT:-8015}"
 SQS_PORT="${IDV_SQS_PORT:-9324}"
-RUN="$TOOLS/run"
-DATA="$TOOLS/dynamodb-data"
-S3_DATA="$TOOLS/s3-data"
+# Where the stack keeps its data and process files: `.tools/` unless IDV_STACK_DIR names
+# another place (infra/stack-test.sh runs a private, throwaway stack next to yours).
+STACK_DIR="${IDV_STACK_DIR:-$TOOLS}"
+RUN="$STACK_DIR/run"
+DATA="$STACK_DIR/dynamodb-data"
+S3_DATA="$STACK_DIR/s3-data"
 mkdir -p "$RUN" "$DATA" "$S3_DATA"
 
 banner() {
@@ -63,7 +67,7 @@ ensure_cargo_lambda
 # builds it, so watch finds nothing left to compile.
 log "building the functions (the first build takes several minutes)"
 for bin in idv-admin idv-local sessions accounts documents document-events verifications events \
-  webhooks webhook-fanout webhook-delivery expiry-stream expiry-sweep; do
+  webhooks webhook-fanout webhook-delivery expiry-stream expiry-sweep capture; do
   cargo build --quiet --bin "$bin"
 done
 

@@ -7,6 +7,9 @@
 # Local runs TTL for at most seven tables at a time (the first ones with TTL enabled; a slot
 # frees only when such a table is deleted), and the suite creates a table per test.
 #
+# With no arguments (the whole suite) it then runs infra/stack-test.sh: the README's local
+# stack, started privately, driven through curl and a headless browser.
+#
 #   infra/test.sh [extra cargo test arguments]
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -42,3 +45,8 @@ export IDV_TEST_PYTHON="$TOOLS/receivers-venv/bin/python"
 export IDV_TEST_NODE_PATH="$TOOLS/npm/node_modules"
 export_local_aws_env "$DDB_PORT"
 cargo test --workspace "$@"
+if [ $# -eq 0 ]; then
+  cleanup
+  trap - EXIT INT TERM
+  infra/stack-test.sh
+fi

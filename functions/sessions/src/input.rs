@@ -270,7 +270,7 @@ pub fn client_token_request(body: Option<Value>) -> Result<TokenRequest, Problem
             _ => {
                 p.invalid(
                     &meta.pointer("ttl_seconds"),
-                    &format!("must be a whole number of seconds from {MIN_TTL_SECONDS} to {MAX_TTL_SECONDS}"),
+                    format!("must be a whole number of seconds from {MIN_TTL_SECONDS} to {MAX_TTL_SECONDS}"),
                 );
                 DEFAULT_TTL_SECONDS
             }

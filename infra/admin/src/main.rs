@@ -7,7 +7,13 @@
 //! idv-admin list-keys --tenant acme --environment staging
 //! idv-admin set-rate-limit key_01HQ… 20|default
 //! idv-admin revoke-key key_01HQ…
+//! idv-admin capture-link --session sess_01HQ… [--tenant local --environment staging] [--steps idv,address] [--ttl-seconds 1800] [--base-url http://localhost:9000]
 //! ```
+//!
+//! `capture-link` issues a client token for a session (as `POST
+//! /sessions/{id}/client-token` does, written straight to the table) and prints the hosted
+//! page's link, for trying the applicant's flow by hand. The token counts against a rate
+//! limit of its own, not any key's.
 //!
 //! `--rate-limit` is the key's own limit in requests per second; without it the key takes
 //! the deployment's default (`IDV_RATE_LIMIT_PER_SECOND`, the template's `RateLimitPerKey`).
@@ -19,11 +25,15 @@
 use std::collections::HashMap;
 use std::process::ExitCode;
 
-use idv::domain::auth::{hash_secret, new_secret, ApiKey, Permission};
-use idv::domain::ids::ApiKeyId;
+use idv::domain::auth::{hash_secret, new_secret, ApiKey, Permission, Principal};
+use idv::domain::client_token::{
+    CaptureStep, DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS, MIN_TTL_SECONDS,
+};
+use idv::domain::ids::{ApiKeyId, SessionId};
 use idv::domain::values::{Environment, Tenancy, TenantId, Timestamp};
 use idv::store::query::{Direction, PageRequest};
 use idv::store::{table, Store};
+use idv::workflow::{client_tokens, WorkflowError};
 
 const USAGE: &str = "usage:
   idv-admin create-table
@@ -31,7 +41,8 @@ const USAGE: &str = "usage:
   idv-admin issue-key --tenant T --environment production|staging --name N [--scopes S,S|*] [--expires-at RFC3339] [--rate-limit PER_SECOND]
   idv-admin list-keys --tenant T --environment production|staging
   idv-admin set-rate-limit KEY_ID PER_SECOND|default
-  idv-admin revoke-key KEY_ID";
+  idv-admin revoke-key KEY_ID
+  idv-admin capture-link --session SESSION_ID [--tenant T --environment production|staging] [--steps idv|idv,address] [--ttl-seconds 60..3600] [--base-url URL]";
 
 /// A per-key limit: a whole number of requests per second, at least 1 (a single counter
 /// item takes about 1,000 writes a second, so larger limits cannot be enforced).
@@ -207,6 +218,55 @@ async fn run(args: Vec<String>) -> Result<(), String> {
                 ),
                 None => return Err(format!("no key {id}")),
             }
+        }
+        Some("capture-link") => {
+            let mut f = flags(&args[1..])?;
+            f.entry("tenant".into()).or_insert_with(|| "local".into());
+            f.entry("environment".into())
+                .or_insert_with(|| "staging".into());
+            let tenancy = tenancy(&f)?;
+            let session = f
+                .get("session")
+                .and_then(|s| SessionId::parse(s).ok())
+                .ok_or("--session must be a session id (sess_…)")?;
+            let steps = f
+                .get("steps")
+                .map_or("idv", String::as_str)
+                .split(',')
+                .map(|s| CaptureStep::parse(s.trim()).ok_or(format!("unknown step {s}")))
+                .collect::<Result<Vec<_>, _>>()?;
+            if steps != [CaptureStep::Idv] && steps != [CaptureStep::Idv, CaptureStep::Address] {
+                return Err("--steps must be idv or idv,address".into());
+            }
+            let ttl = match f.get("ttl-seconds") {
+                Some(t) => t
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|t| (MIN_TTL_SECONDS..=MAX_TTL_SECONDS).contains(t))
+                    .ok_or("--ttl-seconds must be 60 to 3600")?,
+                None => DEFAULT_TTL_SECONDS,
+            };
+            let now = Timestamp::now();
+            let operator = Principal {
+                key_id: ApiKeyId::new(now.datetime()),
+                tenancy,
+                scopes: vec![Permission::SessionsWrite],
+                client: None,
+            };
+            let issued = client_tokens::issue(&store, &operator, session, ttl, steps, now)
+                .await
+                .map_err(|e| match e {
+                    WorkflowError::NotFound => format!("no session {session} in this tenancy"),
+                    other => idv::http::error::chain(&other),
+                })?;
+            let base = f
+                .get("base-url")
+                .map_or("http://localhost:9000", String::as_str)
+                .trim_end_matches('/');
+            println!(
+                "{base}/v1/identity/capture#token={}\n(valid until {})",
+                issued.secret, issued.token.expires_at
+            );
         }
         _ => return Err(USAGE.into()),
     }

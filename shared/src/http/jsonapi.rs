@@ -158,7 +158,7 @@ pub fn action_meta(body: Option<&Value>, resource_type: &str, p: &mut Problems) 
         match d.get("type") {
             Some(Value::String(t)) if t == resource_type => {}
             None => {}
-            Some(_) => p.invalid("/data/type", &format!("must be `{resource_type}`")),
+            Some(_) => p.invalid("/data/type", format!("must be `{resource_type}`")),
         }
         let _ = d.get("id");
         data_meta = d.get("meta");

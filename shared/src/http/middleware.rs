@@ -384,6 +384,18 @@ pub fn app(routes: Router, state: AppState) -> Router {
         .layer(from_fn(request_id_layer))
 }
 
+/// The layers of an endpoint that needs no credentials (the hosted capture page): the
+/// request id and the base path only; no body is read and nothing is looked up.
+pub fn public_app(routes: Router) -> Router {
+    let routes = routes
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .fallback(|| async { ApiError::NotFound });
+    Router::new()
+        .fallback_service(routes)
+        .layer(from_fn(path_layer))
+        .layer(from_fn(request_id_layer))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

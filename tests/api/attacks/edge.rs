@@ -649,7 +649,9 @@ fn no_secret_sits_in_function_environments() {
         }
     }
     assert_eq!(
-        readers, 8,
-        "six API functions (with webhooks) read the cursor secret, two the fingerprint secret"
+        readers, 9,
+        "six API functions (with webhooks) read the cursor secret; three the fingerprint \
+         secret (verifications, document-events, and documents, whose submit with a client \
+         token runs the checks)"
     );
 }
