@@ -385,6 +385,27 @@ async function runDesktop() {
   await other.close();
   await step(ctx, "personal-filled");
 
+  // A server-side 422 lands next to the field its source.pointer names. The server agrees
+  // with these values, so the first PATCH is answered here with the error it would give.
+  await page.setRequestInterception(true);
+  const fake422 = (req) => {
+    if (req.isInterceptResolutionHandled()) return;
+    if (req.method() !== "PATCH") return req.continue();
+    req.respond({
+      status: 422,
+      contentType: "application/json",
+      body: JSON.stringify({ errors: [{ status: "422", code: "invalid_attribute", title: "Invalid attribute", detail: "must be a date in the past", source: { pointer: "/data/attributes/person/birth_date" } }] }),
+    });
+  };
+  page.on("request", fake422);
+  await page.click("#form-personal button[type=submit]");
+  await page.waitForFunction(() => !document.getElementById("err-birth_date").hidden, { timeout: 10000 }).catch(() => {});
+  const e422 = await page.evaluate(() => ({ text: document.getElementById("err-birth_date").textContent, focused: document.activeElement.id, invalid: document.getElementById("birth_date").getAttribute("aria-invalid") }));
+  check(e422.text === "must be a date in the past" && e422.focused === "birth_date" && e422.invalid === "true", "[desktop] a 422 is shown at the field its pointer names", e422);
+  await step(ctx, "personal-server-error");
+  page.off("request", fake422);
+  await page.setRequestInterception(false);
+
   await page.click("#form-personal button[type=submit]");
   await waitHeading(ctx, "document-h");
   await step(ctx, "document");
