@@ -779,7 +779,8 @@ function initPersonal() {
         if (other.length) setSummary("err-personal", other.join(" "));
       } else if (err instanceof ApiError && err.status === 409) {
         // The session moved on (submitted from another tab, expired…): show where it is.
-        await refreshOutcome();
+        const moved = await refreshOutcome().catch((e) => e instanceof Halt);
+        if (!moved) setSummary("err-personal", t("error_generic"));
       } else {
         setSummary("err-personal", failureText(err));
       }
@@ -1042,7 +1043,9 @@ function signature(slots) {
 async function uploadDocument(kind, slots, formId) {
   const sig = signature(slots);
   const existing = state.docs[kind];
-  if (existing && existing.sig === sig && existing.uploaded && !existing.submitted) return;
+  // Same photos as last time (coming back from review, or after the other document asked
+  // for a retry): already uploaded, maybe already submitted, nothing to send again.
+  if (existing && existing.sig === sig && existing.uploaded) return;
   const chosen = slots.filter((s) => state.files[s]);
   const files = [];
   for (const slot of chosen) {
@@ -1183,10 +1186,15 @@ async function submitAll() {
       const res = await api("POST", path);
       state.docs[kind].submitted = true;
       results[kind] = res && res.meta && res.meta.verification;
+      // A failed proof of address already decides the session, and an unreadable one is
+      // asked for again first: the ID waits for either.
+      if (results[kind] && results[kind].status !== "passed") break;
     }
     await waitForOutcome(results);
   } catch (err) {
     if (err instanceof Halt) return;
+    // The session moved on meanwhile (expired, decided): show where it stands.
+    if (err instanceof ApiError && err.status === 409 && (await refreshOutcome().catch((e) => e instanceof Halt))) return;
     show("review");
     setSummary("err-review", failureText(err));
   } finally {
