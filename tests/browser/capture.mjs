@@ -643,6 +643,13 @@ async function runThroughput() {
   // The camera path, with Chromium's fake camera: the dialog opens with focus inside, the
   // photo goes through the same checks, focus returns to the button that opened it.
   if (await page.$eval("[data-camera=front]", (e) => !e.hidden)) {
+    // Escape leaves the dialog (no keyboard trap) and gives the focus back.
+    await page.click("[data-camera=front]");
+    await page.waitForFunction(() => document.getElementById("camera").open, { timeout: 10000 });
+    await page.keyboard.press("Escape");
+    await page.waitForFunction(() => !document.getElementById("camera").open, { timeout: 5000 }).catch(() => {});
+    const esc = await page.evaluate(() => ({ open: document.getElementById("camera").open, focus: document.activeElement.dataset.camera }));
+    check(!esc.open && esc.focus === "front", "[throughput] Escape closes the camera and returns the focus", esc);
     await page.click("[data-camera=front]");
     await page.waitForFunction(() => document.getElementById("camera").open && document.getElementById("camera-video").videoWidth > 0, { timeout: 10000 });
     check((await page.evaluate(() => document.activeElement.id)) === "camera-take", "[throughput] the camera dialog takes the focus");
