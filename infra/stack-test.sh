@@ -26,6 +26,23 @@ fi
 KEY="$(cat "$IDV_STACK_DIR/dynamodb-data/dev-key")"
 BASE="http://127.0.0.1:$IDV_API_PORT"
 infra/smoke.sh "$BASE" "$KEY"
+
+# `idv-admin capture-link` (for trying the page by hand) issues a token that works.
+SESSION=$(curl -sf -X POST "$BASE/v1/identity/sessions" -H "X-Api-Key: $KEY" \
+  -H "Content-Type: application/json" -d '{"data": {"type": "session", "attributes": {"entity_type": "person"}}}' |
+  python3 -c "import json,sys; print(json.load(sys.stdin)['data']['id'])")
+LINK=$(export_local_aws_env "$IDV_DYNAMODB_PORT" && IDV_TABLE=idv ./target/debug/idv-admin capture-link \
+  --session "$SESSION" --steps idv,address --base-url "$BASE" | head -1)
+case "$LINK" in
+  "$BASE/v1/identity/capture#token=ct_"*) ;;
+  *) echo "capture-link printed: $LINK"; exit 1 ;;
+esac
+ANSWER=$(curl -s -H "Authorization: Bearer ${LINK#*#token=}" "$BASE/v1/identity/client-token")
+python3 -c "import json,sys; d=json.loads(sys.argv[1])['data']['attributes']; assert d['session_id']==sys.argv[2] and d['steps']==['idv','address'], d" \
+  "$ANSWER" "$SESSION"
+PAGE=$(curl -s -o /dev/null -w '%{http_code} %{content_type}' "$BASE/v1/identity/capture")
+[ "$PAGE" = "200 text/html; charset=utf-8" ] || { echo "the capture page answered $PAGE"; exit 1; }
+log "capture-link: a working link; the page is served"
 if [ -f tests/browser/capture.mjs ]; then
   ensure_browser
   node tests/browser/capture.mjs "$BASE" "$KEY" "$IDV_STACK_DIR/fixtures"

@@ -77,3 +77,107 @@ async fn function_url_events_as_cargo_lambda_watch_sends_them() {
     assert_eq!(shown.status, StatusCode::OK, "{}", shown.json);
     assert_eq!(shown.id(), id);
 }
+
+/// The REST event of `rest-get-session.json` turned into `method path` (under the `prod`
+/// stage) with the given headers replacing the key.
+fn rest_event(method: &str, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> String {
+    let mut e: serde_json::Value =
+        serde_json::from_str(&fixture("rest-get-session.json", "", "")).expect("json");
+    e["httpMethod"] = json!(method);
+    e["path"] = json!(path);
+    e["requestContext"]["path"] = json!(format!("/prod{path}"));
+    e["requestContext"]["httpMethod"] = json!(method);
+    e["body"] = json!(body);
+    for map in ["headers", "multiValueHeaders"] {
+        let h = e[map].as_object_mut().expect("headers");
+        h.remove("X-Api-Key");
+        for (name, value) in headers {
+            h.insert(
+                (*name).to_owned(),
+                if map == "headers" {
+                    json!(value)
+                } else {
+                    json!([value])
+                },
+            );
+        }
+    }
+    e.to_string()
+}
+
+/// A client token through API Gateway: its link names the API's public host and stage,
+/// `Authorization: Bearer` arrives intact, the device's address is API Gateway's
+/// `sourceIp`, and the page is served with its policy under the stage.
+#[tokio::test]
+async fn client_tokens_and_the_page_through_rest_events() {
+    let app = TestApp::new().await;
+    let id = app.create_session(None).await;
+    let issued = invoke(
+        &app,
+        &rest_event(
+            "POST",
+            &format!("/v1/identity/sessions/{id}/client-token"),
+            &[("X-Api-Key", &app.key)],
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(issued.status, StatusCode::CREATED, "{}", issued.json);
+    let token = issued.attr("token").as_str().expect("token").to_owned();
+    assert_eq!(
+        issued.attr("capture_url").as_str().expect("url"),
+        format!("https://abc123defg.execute-api.us-east-1.amazonaws.com/prod/v1/identity/capture#token={token}")
+    );
+
+    let bearer = format!("Bearer {token}");
+    let device = json!({"data": {"type": "session_device", "attributes": {"user_agent": "Mozilla/5.0",
+        "ip_address": "198.51.100.1"},
+        "relationships": {"session": {"data": {"type": "session", "id": id}}}}});
+    let registered = invoke(
+        &app,
+        &rest_event(
+            "POST",
+            "/v1/identity/session-devices",
+            &[
+                ("Authorization", &bearer),
+                ("Content-Type", "application/json"),
+            ],
+            Some(&device.to_string()),
+        ),
+    )
+    .await;
+    assert_eq!(
+        registered.status,
+        StatusCode::CREATED,
+        "{}",
+        registered.json
+    );
+    assert_eq!(*registered.attr("ip_address"), json!("203.0.113.10"));
+    let shown = invoke(
+        &app,
+        &rest_event(
+            "GET",
+            &format!("/v1/identity/sessions/{id}"),
+            &[("Authorization", &bearer)],
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(shown.status, StatusCode::OK, "{}", shown.json);
+    assert_eq!(*shown.attr("status"), json!("started"));
+
+    let page = capture::router(
+        &capture::UploadOrigin::parse("https://docs.s3.amazonaws.com").expect("origin"),
+    );
+    let request =
+        lambda_http::request::from_str(&rest_event("GET", "/v1/identity/capture", &[], None))
+            .expect("event");
+    let response = tower::ServiceExt::oneshot(page, request.map(Body::new))
+        .await
+        .expect("infallible");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers()["content-security-policy"]
+        .to_str()
+        .expect("ascii")
+        .contains("connect-src 'self' https://docs.s3.amazonaws.com;"));
+}
