@@ -1507,7 +1507,7 @@ async function sendDevice() {
         attributes: {
           user_agent: ua.slice(0, 1000),
           platform: "web",
-          locale: navigator.language || LANG,
+          locale: (navigator.language || LANG).slice(0, 35),
           sdk_version: "capture-page/1",
           behavior_analysis: signals.collect(),
         },
