@@ -39,9 +39,22 @@ pub fn count_line(metric: &str, dimensions: &[(&str, &str)], at: Timestamp) -> V
     doc
 }
 
+/// Where lines go besides stdout: a test's collector (see [`observe`]).
+type Sink = Box<dyn Fn(&Value) + Send + Sync>;
+static SINK: std::sync::OnceLock<Sink> = std::sync::OnceLock::new();
+
+/// Also hands every line to `sink` (once per process; tests use it to see what a deployed
+/// function would log). Returns false if a sink was already set.
+pub fn observe(sink: impl Fn(&Value) + Send + Sync + 'static) -> bool {
+    SINK.set(Box::new(sink)).is_ok()
+}
+
 fn emit(doc: &Value) {
     // `println!` locks stdout for the whole line: lines of concurrent requests never mix.
     println!("{doc}");
+    if let Some(sink) = SINK.get() {
+        sink(doc);
+    }
 }
 
 /// Counts the transitions among `events` (`session.created` and each `session.<status>`).
