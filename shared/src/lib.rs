@@ -14,6 +14,7 @@
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod metrics;
 pub mod store;
 #[cfg(feature = "webhooks")]
 pub mod webhooks;

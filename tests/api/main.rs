@@ -16,6 +16,7 @@ mod malformed;
 mod pagination;
 mod passports;
 mod redaction;
+mod round_trips;
 mod seed;
 mod sessions;
 mod store;

@@ -430,3 +430,47 @@ async fn unknown_malformed_and_unrouted() {
     );
     assert!(r.headers.contains_key("x-request-id"));
 }
+
+/// Every committed transition and verification outcome is counted as an EMF line (what
+/// CloudWatch turns into the `SessionTransitions` and `VerificationOutcomes` metrics).
+#[tokio::test]
+async fn transitions_are_counted_as_embedded_metrics() {
+    use std::sync::{Arc, Mutex};
+    static SEEN: std::sync::LazyLock<Arc<Mutex<Vec<serde_json::Value>>>> =
+        std::sync::LazyLock::new(|| Arc::new(Mutex::new(Vec::new())));
+    let seen = Arc::clone(&SEEN);
+    idv::metrics::observe(move |line| seen.lock().expect("lock").push(line.clone()));
+    let app = TestApp::new().await;
+    let id = app.create_session(None).await;
+    app.complete_session(&id).await;
+    let r = app
+        .post(&format!("/v1/identity/sessions/{id}/mark-for-review"), None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let lines = SEEN.lock().expect("lock").clone();
+    let counted = |to: &str| {
+        lines
+            .iter()
+            .filter(|l| l["To"] == to && l["SessionTransitions"] == 1)
+            .count()
+    };
+    // Other tests run alongside and count too: at least this session's.
+    for to in [
+        "created",
+        "started",
+        "pending",
+        "completed",
+        "marked_for_review",
+    ] {
+        assert!(counted(to) >= 1, "no {to}: {lines:?}");
+    }
+    let line = lines
+        .iter()
+        .find(|l| l["To"] == "marked_for_review")
+        .expect("line");
+    assert_eq!(
+        line["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+        serde_json::json!([["Environment", "To"]])
+    );
+    assert_eq!(line["Environment"], "staging");
+}

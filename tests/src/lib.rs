@@ -748,6 +748,17 @@ impl TestApp {
         self.checker.store = self.store.clone();
     }
 
+    /// The same app with every function's DynamoDB calls counted, and a key cache that
+    /// trusts lookups for a minute (as a warm Lambda does): after one warm-up request, the
+    /// count around a request is that endpoint's round trips.
+    pub fn counting_round_trips(mut self) -> (TestApp, Operations) {
+        let (store, ops) = self.counted_store();
+        let mut config = (*self.state.config).clone();
+        config.key_cache_ttl = Duration::from_secs(60);
+        self.rewire(store, config);
+        (self, ops)
+    }
+
     /// The same app with another webhook retry policy (tests compress time with it).
     pub fn with_webhook_policy(mut self, policy: idv::domain::webhook::RetryPolicy) -> TestApp {
         let mut hooks = (*self.hooks).clone();

@@ -226,6 +226,22 @@ impl From<WriteError> for SessionWriteError {
     }
 }
 
+/// The business metrics of a committed transaction (`crate::metrics`): its session
+/// transitions and a verification it recorded (not the rewrite redaction makes).
+fn count_committed(tenancy: &Tenancy, writes: &[Write]) {
+    for w in writes {
+        match w {
+            Write::NewSession { events, .. } | Write::PutSession { events, .. } => {
+                crate::metrics::session_events(tenancy.environment, events);
+            }
+            Write::PutVerification(v) if v.redacted_at.is_none() => {
+                crate::metrics::verification(tenancy.environment, v);
+            }
+            _ => {}
+        }
+    }
+}
+
 impl Store {
     /// Writes `writes` in one transaction, all or nothing. A failed condition is reported as
     /// the [`Refusal`] of the first write that refused.
@@ -245,7 +261,10 @@ impl Store {
             ops.extend(items);
         }
         match self.transact(context, ops).await {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                count_committed(tenancy, &writes);
+                Ok(())
+            }
             Err(e @ StoreError::ConditionFailed { .. }) => {
                 let Some(at) = (0..owner.len()).find(|&i| e.condition_failed_at(i)) else {
                     return Err(e.into());

@@ -655,3 +655,93 @@ fn no_secret_sits_in_function_environments() {
          token runs the checks)"
     );
 }
+
+/// Operations: a function that fails or is throttled, a dead-letter queue that fills, a
+/// stream consumer that falls behind and a slow API each raise an alarm that notifies the
+/// stack's topic, and every function is traced. (Deleting an alarm, or adding a function or
+/// a queue without one, fails here.)
+#[test]
+fn every_failure_mode_has_an_alarm() {
+    let doc = template();
+    let resources = doc["Resources"].as_mapping().expect("resources");
+    let alarms: Vec<&serde_yaml::Value> = resources
+        .values()
+        .filter(|r| r["Type"].as_str() == Some("AWS::CloudWatch::Alarm"))
+        .collect();
+    let watches = |namespace: &str, metric: &str, dimension: &str| {
+        alarms.iter().any(|a| {
+            let p = &a["Properties"];
+            p["Namespace"].as_str() == Some(namespace)
+                && p["MetricName"].as_str() == Some(metric)
+                && text(&p["Dimensions"]).contains(dimension)
+        })
+    };
+    for alarm in &alarms {
+        assert!(
+            text(&alarm["Properties"]["AlarmActions"]).contains("AlarmTopic"),
+            "an alarm nobody hears: {}",
+            text(alarm)
+        );
+    }
+    assert_eq!(
+        doc["Globals"]["Function"]["Tracing"].as_str(),
+        Some("Active")
+    );
+    let mut explicit_roles = 0;
+    for (id, f) in functions(&doc) {
+        for metric in ["Errors", "Throttles"] {
+            assert!(
+                watches("AWS/Lambda", metric, &format!("!Ref {id}\n")),
+                "{id}: no {metric} alarm"
+            );
+        }
+        let streams = text(&f["Properties"]["Events"]).contains("Type: DynamoDB");
+        if streams {
+            assert!(
+                watches("AWS/Lambda", "IteratorAge", &format!("!Ref {id}\n")),
+                "{id} reads the stream: no IteratorAge alarm"
+            );
+        }
+        let role = text(&f["Properties"]["Role"]);
+        if let Some(name) = role
+            .split("!GetAtt ")
+            .nth(1)
+            .and_then(|t| t.split('.').next())
+        {
+            assert!(
+                text(&resources[name]).contains("AWSXrayWriteOnlyAccess"),
+                "{id}: its explicit role {name} cannot send traces"
+            );
+            explicit_roles += 1;
+        }
+    }
+    assert_eq!(
+        explicit_roles, 2,
+        "the two stream consumers have their own roles"
+    );
+    // Every dead-letter queue, and the expiry stream's failure destination.
+    for (id, r) in resources {
+        let redrive = text(&r["Properties"]["RedrivePolicy"]);
+        if let Some(dlq) = redrive
+            .split("!GetAtt ")
+            .nth(1)
+            .and_then(|t| t.split('.').next())
+        {
+            assert!(
+                watches(
+                    "AWS/SQS",
+                    "ApproximateNumberOfMessagesVisible",
+                    &format!("!GetAtt {dlq}.QueueName")
+                ),
+                "{}: its dead-letter queue {dlq} has no alarm",
+                id.as_str().unwrap_or_default()
+            );
+        }
+    }
+    assert!(watches(
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+        "!GetAtt ExpiryFailuresQueue.QueueName"
+    ));
+    assert!(watches("AWS/ApiGateway", "Latency", "identity"));
+}
