@@ -9,7 +9,7 @@ use idv::domain::client_token::{CaptureStep, ClientToken};
 use idv::domain::ids::{ApiKeyId, ClientTokenId, SessionId};
 use idv::domain::values::{Environment, TenantId, Timestamp};
 use idv_checks::fixtures::{licence_back_jpeg, LicenceFields, Variant};
-use idv_tests::{put_upload, Reply, TestApp};
+use idv_tests::{get_download, put_upload, Reply, TestApp};
 use serde_json::{json, Value};
 
 /// A request with `Authorization: Bearer <token>` (and no API key).
@@ -157,6 +157,9 @@ async fn an_applicant_alone_takes_a_session_from_created_to_completed() {
     );
     let (upload, headers) = doc.upload(0);
     assert_eq!(put_upload(&upload, &headers, bytes).await, 200);
+    // The upload URL the applicant holds cannot read the file back either: S3 checks the
+    // method it was signed for.
+    assert_eq!(get_download(&upload).await.0, 403);
     let doc_id = doc.id();
 
     // Submitted without waiting for the upload event: submit checks the file itself, and
