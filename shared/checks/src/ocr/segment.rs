@@ -535,10 +535,13 @@ fn read_line(s: &Strip, n: usize, p0: f32, stride: usize) -> Option<(Vec<ReadCha
     let mut out = Vec::with_capacity(n);
     let mut total = 0.0;
     let mut cell = vec![0f32; TW * TH];
+    let p_mid = p;
     for i in (0..n).step_by(stride.max(1)) {
         let c = lat.centre(i as f32);
         let p = lat.pitch(i as f32);
-        let cx = cut_cell(s, c, p, (top + bot) / 2.0, &mut cell);
+        // The baseline follows half the local size change about the line's middle.
+        let base = bot + (p - p_mid) / PITCH_PER_CAP / 2.0;
+        let cx = cut_cell(s, c, p, base, &mut cell);
         let sc = classify::scores(&cell);
         let mut rc = classify::decide(&sc);
         // A glyph far from its lattice cell is the sign of a lattice that slipped: the
@@ -553,17 +556,16 @@ fn read_line(s: &Strip, n: usize, p0: f32, stride: usize) -> Option<(Vec<ReadCha
     Some((out, mean, p))
 }
 
-/// Cuts the cell centred at `c` (local pitch `p`, the text's middle row `mid`) into `cell`
+/// Cuts the cell centred at `c` (local pitch `p`, baseline row `bot`) into `cell`
 /// (`TW*TH`) in the templates' normalisation; returns the centre column of its glyph.
-fn cut_cell(s: &Strip, c: f32, p: f32, mid: f32, cell: &mut [f32]) -> f32 {
+fn cut_cell(s: &Strip, c: f32, p: f32, bot: f32, cell: &mut [f32]) -> f32 {
     // The scale comes from the (local) pitch, not from the measured height: OCR-B
     // digits stand taller than capitals, so a line's ink height depends on what it
     // says, while ICAO fixes the pitch to the cap height. The strip runs through the
-    // middle of the line, so the middle row is shared by every glyph; the baseline is
-    // not when a slanted photo makes the near end of the line larger than the far end.
+    // middle of the line: when a slanted photo makes the near end of a line larger than
+    // the far end, the caller moves the baseline by half the size change.
     let cap = p / PITCH_PER_CAP;
-    let top = mid - cap / 2.0;
-    let bot = mid + cap / 2.0;
+    let top = bot - cap;
     let k = cap / (TH - 2 * MY) as f32;
     // Ink box of the cell's columns, to centre the glyph like the templates.
     let (x0, x1) = (
