@@ -26,6 +26,14 @@ fn document() -> serde_json::Value {
 
 /// `(path, method)` of every `.route(…)` call in one router source file.
 fn routes_in(source: &str) -> Vec<(String, String)> {
+    handlers_in(source)
+        .into_iter()
+        .map(|(path, method, _)| (path, method))
+        .collect()
+}
+
+/// `(path, method, handler expression)` of every `.route(…)` call in one router source file.
+fn handlers_in(source: &str) -> Vec<(String, String, String)> {
     let mut found = Vec::new();
     for call in source.split(".route(").skip(1) {
         let call = call.trim_start();
@@ -69,7 +77,9 @@ fn routes_in(source: &str) -> Vec<(String, String)> {
                             if methods[i..].starts_with(m)
                                 && methods[i + m.len()..].starts_with('(')
                             {
-                                found.push((path.to_owned(), m.to_owned()));
+                                let args = &methods[i + m.len() + 1..];
+                                let handler = args[..closing(args)].trim().to_owned();
+                                found.push((path.to_owned(), m.to_owned(), handler));
                                 any = true;
                             }
                         }
@@ -81,6 +91,24 @@ fn routes_in(source: &str) -> Vec<(String, String)> {
         assert!(any, "no method found for route {path}: {methods:.120}");
     }
     found
+}
+
+/// The index of the `)` closing an argument list whose `(` is just before `s`.
+fn closing(s: &str) -> usize {
+    let mut depth = 1usize;
+    for (i, c) in s.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth == 0 {
+                    return i;
+                }
+            }
+            _ => {}
+        }
+    }
+    s.len()
 }
 
 fn router_routes() -> BTreeSet<(String, String)> {
@@ -211,4 +239,55 @@ async fn the_document_is_served_as_json_without_credentials() {
         .await
         .expect("infallible");
     assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+}
+
+/// The routes whose handler lets a client token through (`Auth::require_allowing_client`
+/// in its body), read from the handler modules the router names (`handlers::show` →
+/// `src/handlers.rs`, `pub async fn show`).
+fn client_token_routes() -> BTreeSet<(String, String)> {
+    let mut all = BTreeSet::new();
+    for entry in std::fs::read_dir(root().join("functions")).expect("functions/") {
+        let src = entry.expect("entry").path().join("src");
+        let Ok(lib) = std::fs::read_to_string(src.join("lib.rs")) else {
+            continue;
+        };
+        for (path, method, handler) in handlers_in(&lib) {
+            let plain = handler
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':');
+            let Some((module, name)) = handler.split_once("::").filter(|_| plain) else {
+                continue; // a closure (the capture page): no credentials at all
+            };
+            let file = src.join(format!("{module}.rs"));
+            let text = std::fs::read_to_string(&file)
+                .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+            let start = text
+                .find(&format!("pub async fn {name}("))
+                .unwrap_or_else(|| panic!("{handler} not found in {}", file.display()));
+            let body = &text[start..];
+            let body = &body[..body.find("\n}\n").unwrap_or(body.len())];
+            if body.contains("require_allowing_client") {
+                all.insert((path, method));
+            }
+        }
+    }
+    all
+}
+
+/// `ClientToken` is declared on exactly the operations whose handlers accept a client token.
+#[test]
+fn the_client_token_scheme_is_on_exactly_the_operations_that_accept_one() {
+    let accepting = client_token_routes();
+    assert!(accepting.len() >= 5, "too few found: {accepting:?}");
+    let doc = document();
+    let mut declared = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("path item") {
+            let schemes = op["security"].as_array().cloned().unwrap_or_default();
+            if schemes.iter().any(|s| s.get("ClientToken").is_some()) {
+                declared.insert((path.clone(), method.clone()));
+            }
+        }
+    }
+    assert_eq!(declared, accepting);
 }
