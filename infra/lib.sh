@@ -18,6 +18,8 @@ S3S_FS_CRATE="s3s-fs@0.14.1"
 # The Standard Webhooks libraries the README's receivers use (tests run them for real).
 STANDARDWEBHOOKS_PIP="standardwebhooks==1.1.0"
 STANDARDWEBHOOKS_NPM="standardwebhooks@1.1.1"
+# Lints openapi.yaml (infra/test.sh, before cargo test) with the rules of redocly.yaml.
+REDOCLY_CLI_NPM="@redocly/cli@2.77.0"
 
 log() { printf '\033[1m[idv]\033[0m %s\n' "$*" >&2; }
 
@@ -86,6 +88,27 @@ start_dynamodb_local() {
     -jar "$dir/DynamoDBLocal.jar" "${store[@]}" -sharedDb -port "$port" \
     >"$TOOLS/dynamodb-$port.log" 2>&1) &
   STARTED_PID=$!
+}
+
+# Redocly CLI in its own npm directory (its dependency tree is large and unrelated to the
+# others'); prints nothing, sets REDOCLY to the binary.
+ensure_openapi_lint() {
+  local dir="$TOOLS/redocly"
+  if [ ! -x "$dir/node_modules/.bin/redocly" ] ||
+    ! grep -q "\"version\": \"${REDOCLY_CLI_NPM##*@}\"" "$dir/node_modules/@redocly/cli/package.json" 2>/dev/null; then
+    log "installing $REDOCLY_CLI_NPM (npm) for the OpenAPI lint"
+    mkdir -p "$dir"
+    (cd "$dir" && npm install --silent --no-audit --no-fund "$REDOCLY_CLI_NPM" >/dev/null)
+  fi
+  REDOCLY="$dir/node_modules/.bin/redocly"
+}
+
+# openapi.yaml against redocly.yaml's rules: any error fails, warnings are shown.
+lint_openapi() {
+  ensure_openapi_lint
+  log "linting openapi.yaml ($REDOCLY_CLI_NPM)"
+  (cd "$ROOT" && REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true \
+    "$REDOCLY" lint --config redocly.yaml --format=stylish openapi.yaml)
 }
 
 ensure_venv() {

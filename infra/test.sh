@@ -14,6 +14,10 @@
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
+# The OpenAPI contract is linted first: it is quick, and a broken document would fail
+# the capture function's build anyway.
+lint_openapi
+
 ensure_dynamodb_local
 ensure_s3s_fs
 ensure_webhook_receivers

@@ -1,5 +1,7 @@
 //! `/v1/identity/capture`: the applicant's hosted page (API.md §9), one static page and its
-//! script and style, embedded at compile time from `assets/`.
+//! script and style, embedded at compile time from `assets/`; and `/v1/identity/openapi.json`,
+//! the API's OpenAPI contract (the repository's `openapi.yaml`, converted to JSON by
+//! `build.rs`), public like the page.
 //!
 //! Nothing here reads a credential or the table: the page takes its client token from the
 //! URL fragment, which browsers never send, and talks to the API and to S3 itself. What
@@ -38,6 +40,16 @@ const SCRIPT: Asset = Asset {
 const STYLE: Asset = Asset {
     body: include_str!("../assets/app.css"),
     content_type: "text/css; charset=utf-8",
+    cache_control: "no-cache",
+};
+
+/// The OpenAPI document, JSON converted from `openapi.yaml` at build time. Any origin may
+/// read it (it is public and carries no credential), so API tools in a browser can load it.
+pub const OPENAPI_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.json"));
+
+const OPENAPI: Asset = Asset {
+    body: OPENAPI_JSON,
+    content_type: "application/json",
     cache_control: "no-cache",
 };
 
@@ -148,8 +160,8 @@ fn serve(asset: &Asset, csp: &str, req: &Request) -> Response {
     response
 }
 
-/// The page's routes with the request-id and base-path layers (no auth: the page is
-/// public, its data is not).
+/// The page's routes and the OpenAPI document, with the request-id and base-path layers
+/// (no auth: the page and the contract are public, the data is not).
 pub fn router(upload: &UploadOrigin) -> Router {
     let csp: &'static str = Box::leak(content_security_policy(upload).into_boxed_str());
     let routes = Router::new()
@@ -164,6 +176,21 @@ pub fn router(upload: &UploadOrigin) -> Router {
         .route(
             "/v1/identity/capture/app.css",
             get(move |req: Request| async move { serve(&STYLE, csp, &req) }),
+        )
+        .route(
+            "/v1/identity/openapi.json",
+            get(move |req: Request| async move {
+                let mut r = serve(&OPENAPI, csp, &req);
+                r.headers_mut().insert(
+                    header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                    HeaderValue::from_static("*"),
+                );
+                r.headers_mut().insert(
+                    header::HeaderName::from_static("cross-origin-resource-policy"),
+                    HeaderValue::from_static("cross-origin"),
+                );
+                r
+            }),
         );
     idv::http::middleware::public_app(routes)
 }
