@@ -41,4 +41,20 @@ export_local_aws_env "$DDB_PORT"
 
 echo "Machine: $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p' | head -n 1), $(free -g | awk '/^Mem:/ {print $2}') GB RAM"
 echo
-"$CARGO_TARGET_DIR/bench-fast/examples/bench_api" "$N"
+# The functions' EMF metric lines and logs go to stdout too: only the tables are kept.
+"$CARGO_TARGET_DIR/bench-fast/examples/bench_api" "$N" |
+  grep -v -E '^\{"|^[0-9]{4}-[0-9]{2}-[0-9]{2}T'
+
+# The idv-checks verification benches (criterion, short measurement) for a 2 MP licence back
+# and a 2 MP passport photo, extraction and evaluation together, one thread.
+if [ "${BENCH_CHECKS:-1}" = 1 ]; then
+  echo
+  echo "Verification (idv-checks criterion benches, profile bench-fast, 3 s per benchmark)"
+  printf '%-36s %12s %12s %12s\n' "benchmark" "low" "estimate" "high"
+  for b in "verify licence_back_jpeg_2mp\$" "mrz_photo passport_photo_jpeg_2mp_verify"; do
+    set -- $b
+    cargo bench --quiet --profile bench-fast -p idv-checks --features fixtures --bench "$1" -- \
+      --warm-up-time 1 --measurement-time 3 --noplot "$2" 2>/dev/null |
+      awk -v name="$1/${2%\$}" '/time:/ { gsub(/[\[\]]/, ""); printf "%-36s %9s %-2s %9s %-2s %9s %-2s\n", name, $2, $3, $4, $5, $6, $7 }'
+  done
+fi
