@@ -156,7 +156,13 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[i].as_secs_f64() * 1000.0
 }
 
-async fn call(router: &Router, key: &str, method: Method, path: &str, body: Option<&Value>) -> (StatusCode, Value) {
+async fn call(
+    router: &Router,
+    key: &str,
+    method: Method,
+    path: &str,
+    body: Option<&Value>,
+) -> (StatusCode, Value) {
     let mut b = Request::builder()
         .method(method)
         .uri(path)
@@ -177,7 +183,10 @@ async fn call(router: &Router, key: &str, method: Method, path: &str, body: Opti
         .await
         .expect("body")
         .to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
 
 /// CPU time of this process (all threads), from /proc: nanosecond resolution, no unsafe code.
@@ -217,9 +226,10 @@ fn serve(router: Router) -> std::net::SocketAddr {
                 let _ = stream.set_nodelay(true);
                 let router = router.clone();
                 tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-                        router.clone().oneshot(req.map(Body::new))
-                    });
+                    let service =
+                        hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                            router.clone().oneshot(req.map(Body::new))
+                        });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
                         .await;
@@ -232,7 +242,13 @@ fn serve(router: Router) -> std::net::SocketAddr {
 
 /// `concurrency` closed-loop clients, one keep-alive connection each, GETting `path` for
 /// `duration`: (requests per second, p50 ms, p99 ms, errors).
-async fn load(addr: std::net::SocketAddr, path: &str, key: &str, concurrency: usize, duration: Duration) -> (f64, f64, f64, usize) {
+async fn load(
+    addr: std::net::SocketAddr,
+    path: &str,
+    key: &str,
+    concurrency: usize,
+    duration: Duration,
+) -> (f64, f64, f64, usize) {
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
@@ -241,9 +257,10 @@ async fn load(addr: std::net::SocketAddr, path: &str, key: &str, concurrency: us
         tasks.push(tokio::spawn(async move {
             let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
             let _ = stream.set_nodelay(true);
-            let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-                .await
-                .expect("handshake");
+            let (mut sender, conn) =
+                hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                    .await
+                    .expect("handshake");
             tokio::spawn(conn);
             let mut latencies = Vec::new();
             let mut errors = 0usize;
@@ -279,7 +296,12 @@ async fn load(addr: std::net::SocketAddr, path: &str, key: &str, concurrency: us
     }
     let elapsed = started.elapsed().as_secs_f64();
     all.sort();
-    (all.len() as f64 / elapsed, percentile(&all, 0.5), percentile(&all, 0.99), errors)
+    (
+        all.len() as f64 / elapsed,
+        percentile(&all, 0.5),
+        percentile(&all, 0.99),
+        errors,
+    )
 }
 
 struct Row {
@@ -318,19 +340,41 @@ async fn main() {
     let router = sessions::router(state);
     let bare = app.client.clone();
     let key = app.key.clone();
-    let session_body = json!({"data": {"type": "session", "attributes": {"entity_type": "person"}}});
+    let session_body =
+        json!({"data": {"type": "session", "attributes": {"entity_type": "person"}}});
 
     // Warm up: key cache, connections; at least 15 sessions for the list.
     for _ in 0..20 {
-        let (s, _) = call(&router, &key, Method::POST, "/v1/identity/sessions", Some(&session_body)).await;
+        let (s, _) = call(
+            &router,
+            &key,
+            Method::POST,
+            "/v1/identity/sessions",
+            Some(&session_body),
+        )
+        .await;
         assert_eq!(s, StatusCode::CREATED);
     }
-    let (_, created) = call(&router, &key, Method::POST, "/v1/identity/sessions", Some(&session_body)).await;
+    let (_, created) = call(
+        &router,
+        &key,
+        Method::POST,
+        "/v1/identity/sessions",
+        Some(&session_body),
+    )
+    .await;
     let session = created["data"]["id"].as_str().expect("id").to_owned();
     // Completed sessions to approve, one per request (simulate start, submit, complete).
     let mut completed = Vec::new();
     for _ in 0..=n {
-        let (_, c) = call(&router, &key, Method::POST, "/v1/identity/sessions", Some(&session_body)).await;
+        let (_, c) = call(
+            &router,
+            &key,
+            Method::POST,
+            "/v1/identity/sessions",
+            Some(&session_body),
+        )
+        .await;
         let id = c["data"]["id"].as_str().expect("id").to_owned();
         for action in ["start", "submit", "complete"] {
             let (s, r) = call(
@@ -347,18 +391,35 @@ async fn main() {
     }
 
     let mut rows = Vec::new();
-    for endpoint in ["GET /sessions/{id}", "POST /sessions", "POST /sessions/{id}/approve", "GET /sessions?page[size]=15"] {
+    for endpoint in [
+        "GET /sessions/{id}",
+        "POST /sessions",
+        "POST /sessions/{id}/approve",
+        "GET /sessions?page[size]=15",
+    ] {
         let mut next = 0usize;
         let request = |i: usize| -> (Method, String, Option<Value>) {
             match endpoint {
-                "GET /sessions/{id}" => (Method::GET, format!("/v1/identity/sessions/{session}"), None),
-                "POST /sessions" => (Method::POST, "/v1/identity/sessions".into(), Some(session_body.clone())),
+                "GET /sessions/{id}" => (
+                    Method::GET,
+                    format!("/v1/identity/sessions/{session}"),
+                    None,
+                ),
+                "POST /sessions" => (
+                    Method::POST,
+                    "/v1/identity/sessions".into(),
+                    Some(session_body.clone()),
+                ),
                 "POST /sessions/{id}/approve" => (
                     Method::POST,
                     format!("/v1/identity/sessions/{}/approve", completed[i]),
                     None,
                 ),
-                _ => (Method::GET, "/v1/identity/sessions?page[size]=15".into(), None),
+                _ => (
+                    Method::GET,
+                    "/v1/identity/sessions?page[size]=15".into(),
+                    None,
+                ),
             }
         };
         // One request recorded: what the bare SDK replays, and its round trips.
@@ -401,7 +462,14 @@ async fn main() {
     println!("Router vs bare SDK (DynamoDB Local, {n} requests each, interleaved; profile bench-fast = release without LTO)");
     println!(
         "{:<30} {:>10} {:>10} {:>10} {:>10} {:>8} {:>3}  {}",
-        "endpoint", "router p50", "router p99", "bare p50", "bare p99", "p50 x", "RT", "bare SDK calls (replayed)"
+        "endpoint",
+        "router p50",
+        "router p99",
+        "bare p50",
+        "bare p99",
+        "p50 x",
+        "RT",
+        "bare SDK calls (replayed)"
     );
     for r in &mut rows {
         r.router.sort();
@@ -432,13 +500,20 @@ async fn main() {
     // Sustained requests per second of one sessions process: GET session over HTTP/1.1.
     let addr = serve(router.clone());
     let path = format!("/v1/identity/sessions/{session}");
-    let seconds: u64 = std::env::var("BENCH_RPS_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
+    let seconds: u64 = std::env::var("BENCH_RPS_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
     println!();
     println!("Sustained GET /sessions/{{id}}: one sessions process (axum over hyper, 127.0.0.1), closed-loop clients, {seconds} s per step");
-    println!("{:<12} {:>10} {:>10} {:>10} {:>7}", "concurrency", "req/s", "p50", "p99", "errors");
+    println!(
+        "{:<12} {:>10} {:>10} {:>10} {:>7}",
+        "concurrency", "req/s", "p50", "p99", "errors"
+    );
     let mut best: Option<(usize, f64, f64)> = None;
     for concurrency in [1usize, 2, 4, 8, 16, 32, 64] {
-        let (rps, p50, p99, errors) = load(addr, &path, &key, concurrency, Duration::from_secs(seconds)).await;
+        let (rps, p50, p99, errors) =
+            load(addr, &path, &key, concurrency, Duration::from_secs(seconds)).await;
         println!("{concurrency:<12} {rps:>10.0} {p50:>7.2} ms {p99:>7.2} ms {errors:>7}");
         if p99 <= 50.0 && errors == 0 && best.is_none_or(|b| rps > b.1) {
             best = Some((concurrency, rps, p99));
@@ -448,7 +523,9 @@ async fn main() {
         }
     }
     match best {
-        Some((c, rps, p99)) => println!("highest with p99 <= 50 ms: {rps:.0} req/s (concurrency {c}, p99 {p99:.2} ms)"),
+        Some((c, rps, p99)) => {
+            println!("highest with p99 <= 50 ms: {rps:.0} req/s (concurrency {c}, p99 {p99:.2} ms)")
+        }
         None => println!("no step had p99 <= 50 ms"),
     }
 
@@ -472,14 +549,19 @@ async fn main() {
     let r = app
         .post(
             "/v1/identity/verifications",
-            Some(&json!({"data": {"type": "verification/idv", "relationships": {
-                "document": {"data": {"type": "document/idv", "id": doc}}}}})),
+            Some(
+                &json!({"data": {"type": "verification/idv", "relationships": {
+                "document": {"data": {"type": "document/idv", "id": doc}}}}}),
+            ),
         )
         .await;
     let wall = wall.elapsed();
     let cpu = process_cpu() - cpu;
     println!();
-    println!("POST /verifications (licence back, {} KB JPEG, through the router)", bytes.len() / 1024);
+    println!(
+        "POST /verifications (licence back, {} KB JPEG, through the router)",
+        bytes.len() / 1024
+    );
     println!("{:<30} {:>10} {:>10} {:>8}", "", "CPU", "wall", "status");
     println!(
         "{:<30} {:>7.1} ms {:>7.1} ms {:>8}",
