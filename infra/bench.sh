@@ -50,11 +50,11 @@ echo
 if [ "${BENCH_CHECKS:-1}" = 1 ]; then
   echo
   echo "Verification (idv-checks criterion benches, profile bench-fast, 3 s per benchmark)"
-  printf '%-36s %12s %12s %12s\n' "benchmark" "low" "estimate" "high"
+  printf '%-42s %12s %12s %12s\n' "benchmark" "low" "estimate" "high"
   for b in "verify licence_back_jpeg_2mp\$" "mrz_photo passport_photo_jpeg_2mp_verify"; do
     set -- $b
     cargo bench --quiet --profile bench-fast -p idv-checks --features fixtures --bench "$1" -- \
       --warm-up-time 1 --measurement-time 3 --noplot "$2" 2>/dev/null |
-      awk -v name="$1/${2%\$}" '/time:/ { gsub(/[\[\]]/, ""); printf "%-36s %9s %-2s %9s %-2s %9s %-2s\n", name, $2, $3, $4, $5, $6, $7 }'
+      awk -v name="$1/${2%\$}" '/time:/ { gsub(/[\[\]]/, ""); printf "%-42s %9s %-2s %9s %-2s %9s %-2s\n", name, $2, $3, $4, $5, $6, $7 }'
   done
 fi
