@@ -158,14 +158,24 @@ impl ApiKey {
 /// A new secret: `sk_<environment>_` and 40 base-62 characters (~238 bits). Fails only if
 /// the operating system refuses randomness, in which case no key must be minted.
 pub fn new_secret(environment: Environment) -> Result<String, getrandom::Error> {
+    Ok(format!(
+        "sk_{}_{}",
+        environment.as_str(),
+        random_base62(40)?
+    ))
+}
+
+/// `n` characters drawn uniformly from `0-9A-Za-z` by the OS random source (the body of
+/// API keys and client tokens).
+pub fn random_base62(n: usize) -> Result<String, getrandom::Error> {
     const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    let mut out = format!("sk_{}_", environment.as_str());
+    let mut out = String::with_capacity(n);
     let mut buf = [0u8; 64];
-    // Rejection sampling keeps every character uniformly likely.
-    while out.len() < 3 + environment.as_str().len() + 1 + 40 {
+    while out.len() < n {
         getrandom::fill(&mut buf)?;
-        for b in buf {
-            if b < 248 && out.len() < 3 + environment.as_str().len() + 1 + 40 {
+        // Rejection sampling keeps every character uniformly likely.
+        for b in buf.into_iter().filter(|b| *b < 248) {
+            if out.len() < n {
                 out.push(char::from(ALPHABET[usize::from(b % 62)]));
             }
         }

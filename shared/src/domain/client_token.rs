@@ -121,19 +121,7 @@ const SECRET_CHARS: usize = 43;
 /// A new token: `ct_` and 43 base-62 characters. Fails only if the operating system refuses
 /// randomness, in which case no token must be minted.
 pub fn new_secret() -> Result<String, getrandom::Error> {
-    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    let mut out = String::from("ct_");
-    let mut buf = [0u8; 64];
-    while out.len() < 3 + SECRET_CHARS {
-        getrandom::fill(&mut buf)?;
-        // Rejection sampling keeps every character uniformly likely.
-        for b in buf.into_iter().filter(|b| *b < 248) {
-            if out.len() < 3 + SECRET_CHARS {
-                out.push(char::from(ALPHABET[usize::from(b % 62)]));
-            }
-        }
-    }
-    Ok(out)
+    Ok(format!("ct_{}", super::auth::random_base62(SECRET_CHARS)?))
 }
 
 /// True when `presented` has a token's shape; anything else is refused without a lookup.
