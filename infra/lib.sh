@@ -20,6 +20,9 @@ STANDARDWEBHOOKS_PIP="standardwebhooks==1.1.0"
 STANDARDWEBHOOKS_NPM="standardwebhooks@1.1.1"
 # Lints openapi.yaml (infra/test.sh, before cargo test) with the rules of redocly.yaml.
 REDOCLY_CLI_NPM="@redocly/cli@2.77.0"
+# The contract fuzzer (infra/fuzz.sh), in a virtualenv of its own: its pinned dependencies
+# (hypothesis, jsonschema-rs) stay apart from cfn-lint's.
+SCHEMATHESIS_PIP="schemathesis==4.32.5"
 
 log() { printf '\033[1m[idv]\033[0m %s\n' "$*" >&2; }
 
@@ -116,6 +119,17 @@ ensure_venv() {
     log "creating a Python virtualenv for cargo-lambda and cfn-lint"
     python3 -m venv "$TOOLS/venv"
   fi
+}
+
+ensure_schemathesis() {
+  local venv="$TOOLS/schemathesis-venv"
+  if [ ! -x "$venv/bin/st" ] ||
+    ! "$venv/bin/python" -m pip show schemathesis 2>/dev/null | grep -qx "Version: ${SCHEMATHESIS_PIP##*==}"; then
+    log "installing $SCHEMATHESIS_PIP from PyPI for the contract fuzz"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet "$SCHEMATHESIS_PIP"
+  fi
+  SCHEMATHESIS="$venv/bin/st"
 }
 
 ensure_cargo_lambda() {

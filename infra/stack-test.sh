@@ -2,8 +2,9 @@
 # The end-to-end part of the test suite (infra/test.sh runs it after `cargo test`): starts
 # the README's local stack (infra/local.sh) privately, on free ports and in a throwaway
 # data directory, so it never meets a stack you are running; then drives it as users
-# would: the product page's curl examples and the webhook checks (infra/smoke.sh), and the
-# applicant's hosted page in headless Chromium (tests/browser/capture.mjs, when present).
+# would: the product page's curl examples and the webhook checks (infra/smoke.sh), the
+# contract fuzz (infra/fuzz.sh, Schemathesis), and the applicant's hosted page in headless
+# Chromium (tests/browser/capture.mjs, when present).
 # Stops everything it started, pass or fail.
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -43,6 +44,9 @@ python3 -c "import json,sys; d=json.loads(sys.argv[1])['data']['attributes']; as
 PAGE=$(curl -s -o /dev/null -w '%{http_code} %{content_type}' "$BASE/v1/identity/capture")
 [ "$PAGE" = "200 text/html; charset=utf-8" ] || { echo "the capture page answered $PAGE"; exit 1; }
 log "capture-link: a working link; the page is served"
+
+# The contract: Schemathesis against the document the stack serves (infra/fuzz.sh).
+infra/fuzz.sh "$BASE" "$IDV_DYNAMODB_PORT"
 if [ -f tests/browser/capture.mjs ]; then
   ensure_browser
   node tests/browser/capture.mjs "$BASE" "$KEY" "$IDV_STACK_DIR/fixtures"

@@ -39,11 +39,26 @@ async fn accounts_hold_personal_data_and_link_their_sessions() {
         shown.json["data"]["relationships"]["sessions"]["data"],
         json!([{"type": "session", "id": s2}, {"type": "session", "id": s1}])
     );
+    // The related link is a valid URI reference (brackets percent-encoded) that lists the
+    // account's sessions when followed.
+    let related = shown.json["data"]["relationships"]["sessions"]["links"]["related"]
+        .as_str()
+        .expect("link")
+        .to_owned();
     assert!(
-        shown.json["data"]["relationships"]["sessions"]["links"]["related"]
-            .as_str()
-            .expect("link")
-            .contains(&format!("filter[account_id]={id}"))
+        related.ends_with(&format!("?filter%5Baccount_id%5D={id}")),
+        "{related}"
+    );
+    let listed = app.get(&related).await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.json);
+    assert_eq!(
+        listed.json["data"]
+            .as_array()
+            .expect("data")
+            .iter()
+            .map(|s| s["id"].clone())
+            .collect::<Vec<_>>(),
+        vec![json!(s2), json!(s1)]
     );
 
     let patch = json!({"data": {"type": "account", "id": id, "attributes": {

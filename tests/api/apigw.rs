@@ -105,6 +105,40 @@ fn rest_event(method: &str, path: &str, headers: &[(&str, &str)], body: Option<&
     e.to_string()
 }
 
+/// A body that is not UTF-8 under a JSON content type (what a fuzzer sends; API Gateway passes
+/// it base64-encoded when the API treats it as binary) is refused as `invalid_json` by every
+/// body-reading endpoint, never a 5xx, and nothing is written.
+#[tokio::test]
+async fn bodies_that_are_not_utf8_are_invalid_json_not_server_errors() {
+    use base64::Engine as _;
+    let app = TestApp::new().await;
+    let id = app.create_session(None).await;
+    let bytes = base64::engine::general_purpose::STANDARD.encode(b"\x05\xff\x16\x12{");
+    for (method, path) in [
+        ("POST", "/v1/identity/webhook-endpoints".to_owned()),
+        ("POST", format!("/v1/identity/sessions/{id}/decline")),
+        ("POST", format!("/v1/identity/sessions/{id}/mark-for-review")),
+        ("PATCH", format!("/v1/identity/sessions/{id}")),
+        ("POST", "/v1/identity/sessions".to_owned()),
+    ] {
+        let mut event: serde_json::Value = serde_json::from_str(&rest_event(
+            method,
+            &path,
+            &[("X-Api-Key", &app.key), ("Content-Type", "application/json")],
+            Some(&bytes),
+        ))
+        .expect("json");
+        event["isBase64Encoded"] = json!(true);
+        let r = invoke(&app, &event.to_string()).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{method} {path}: {}", r.json);
+        assert_eq!(r.code(), "invalid_json", "{method} {path}");
+    }
+    let shown = app.get(&format!("/v1/identity/sessions/{id}")).await;
+    assert_eq!(shown.attr("status"), "created");
+    let endpoints = app.get("/v1/identity/webhook-endpoints").await;
+    assert_eq!(endpoints.json["data"], json!([]));
+}
+
 /// A client token through API Gateway: its link names the API's public host and stage,
 /// `Authorization: Bearer` arrives intact, the device's address is API Gateway's
 /// `sourceIp`, and the page is served with its policy under the stage.

@@ -113,7 +113,7 @@ async fn filters_combine_and_cursors_are_bound_to_them() {
 
     // The same cursor with other filters is refused.
     let cursor = next
-        .split("page[after]=")
+        .split("page%5Bafter%5D=")
         .nth(1)
         .expect("cursor")
         .to_owned();

@@ -152,10 +152,24 @@ async fn a_redacted_session_leaves_no_personal_data_in_the_table() {
         );
     }
 
-    let r = app
-        .post(&format!("/v1/identity/sessions/{id}/redact"), None)
+    // An action body may carry an empty `meta` (API.md §1); any member in it is refused
+    // before anything is erased.
+    let refused = app
+        .post(
+            &format!("/v1/identity/sessions/{id}/redact"),
+            Some(&json!({"meta": {"reason": "gdpr"}})),
+        )
         .await;
-    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.json);
+    assert_eq!(refused.json["errors"][0]["source"]["pointer"], "/meta/reason");
+    assert_eq!(leaks(&app).await.len(), PII.len(), "nothing erased yet");
+    let r = app
+        .post(
+            &format!("/v1/identity/sessions/{id}/redact"),
+            Some(&json!({"meta": {}})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
     for field in [
         "person",
         "business",

@@ -450,9 +450,9 @@ impl TestApp {
             self.documents.clone()
         } else if path.contains("/v1/identity/verifications") {
             self.verifications.clone()
-        } else if path.starts_with("/v1/identity/events") {
+        } else if path.contains("/v1/identity/events") {
             self.events.clone()
-        } else if path.starts_with("/v1/identity/webhook-endpoints") {
+        } else if path.contains("/v1/identity/webhook-endpoints") {
             self.webhooks.clone()
         } else {
             self.sessions.clone()

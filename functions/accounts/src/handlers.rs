@@ -175,15 +175,8 @@ pub async fn redact(
     body: Body,
 ) -> Result<Response, ApiError> {
     let principal = auth.require(Permission::SessionsRedact)?;
-    if body
-        .optional_json()?
-        .is_some_and(|b| b.as_object().is_none_or(|o| !o.is_empty()))
-    {
-        return Err(ApiError::invalid(
-            idv::domain::validation::ProblemKind::Unknown,
-            "",
-            "this request takes no body",
-        ));
+    if let Some(v) = body.optional_json()? {
+        idv::http::jsonapi::empty_action(&v)?;
     }
     let actor = principal.actor();
     let step = workflow::redact_account_step(

@@ -132,15 +132,8 @@ pub async fn redact(
     let principal = auth.require(Permission::SessionsRedact)?;
     let kind = kind(&kind_segment)?;
     let id = doc_id(&raw_id)?;
-    if body
-        .optional_json()?
-        .is_some_and(|b| b.as_object().is_none_or(|o| !o.is_empty()))
-    {
-        return Err(ApiError::invalid(
-            ProblemKind::Unknown,
-            "",
-            "this request takes no body",
-        ));
+    if let Some(v) = body.optional_json()? {
+        idv::http::jsonapi::empty_action(&v)?;
     }
     // The kind in the path must match, as for every other route of a document.
     documents::load(&st.store, &principal.tenancy, kind, id).await?;

@@ -225,16 +225,24 @@ fn query_string(params: &ListParams, cursor: Option<(&str, &str)>) -> String {
     let mut parts: Vec<String> = params
         .filters
         .iter()
-        .map(|(k, v)| format!("{k}={}", encode(v)))
+        .map(|(k, v)| query_pair(k, v))
         .collect();
-    parts.push(format!("page[size]={}", params.size));
+    parts.push(query_pair("page[size]", &params.size.to_string()));
     if params.total {
-        parts.push("page[total]=true".into());
+        parts.push(query_pair("page[total]", "true"));
     }
     if let Some((k, v)) = cursor {
-        parts.push(format!("{k}={}", encode(v)));
+        parts.push(query_pair(k, v));
     }
     parts.join("&")
+}
+
+/// `key=value` for a link's query, both percent-encoded: `page[size]` is sent as
+/// `page%5Bsize%5D` because RFC 3986 reserves brackets for IP literals and strict URI parsers
+/// (Java's `java.net.URI`, JSON Schema's `uri-reference`) refuse them in a query. Servers,
+/// ours included, decode the two spellings alike.
+pub fn query_pair(key: &str, value: &str) -> String {
+    format!("{}={}", encode(key), encode(value))
 }
 
 fn encode(v: &str) -> String {
@@ -337,6 +345,28 @@ mod tests {
         assert!(other.verify(&cur).is_none());
         let other_list = Cursors::new(b"0123456789abcdef", &tenancy("acme"), "accounts", &params);
         assert!(other_list.verify(&cur).is_none());
+    }
+
+    #[test]
+    fn links_are_uri_references_that_parse_back_to_the_same_list() {
+        let params = ListParams::parse(
+            Some("filter[status]=created,approved&page[size]=2&page[total]=true"),
+            &["filter[status]"],
+        )
+        .expect("ok");
+        let query = query_string(&params, Some(("page[after]", "a b+c/=")));
+        // RFC 3986 query characters only: no brackets, spaces or other reserved delimiters.
+        assert!(
+            query.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~%&=+".contains(&b)),
+            "{query}"
+        );
+        let back = ListParams::parse(Some(&query), &["filter[status]"]).expect("parses");
+        assert_eq!(back.filters, params.filters);
+        assert_eq!((back.size, back.total), (2, true));
+        assert_eq!(
+            back.cursor,
+            Some((Direction::After, "a b+c/=".to_owned()))
+        );
     }
 
     #[test]

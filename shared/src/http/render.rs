@@ -4,6 +4,7 @@
 use serde_json::{json, Map, Value};
 
 use super::jsonapi::{resource, to_many, to_one};
+use super::pagination::query_pair;
 use crate::domain::account::Account;
 use crate::domain::event::Event;
 use crate::domain::session::Session;
@@ -144,11 +145,17 @@ pub fn account(
     attrs.insert("redacted_at".into(), ts(a.redacted_at));
     let mut sessions_rel = to_many("session", sessions.iter().cloned());
     sessions_rel["links"] = json!({
-        "related": format!("{base_path}/v1/identity/sessions?filter[account_id]={}", a.id)
+        "related": format!(
+            "{base_path}/v1/identity/sessions?{}",
+            query_pair("filter[account_id]", &a.id.to_string())
+        )
     });
     let mut documents_rel = documents(docs);
     documents_rel["links"] = json!({
-        "related": format!("{base_path}/v1/identity/documents/idvs?filter[account_id]={}", a.id)
+        "related": format!(
+            "{base_path}/v1/identity/documents/idvs?{}",
+            query_pair("filter[account_id]", &a.id.to_string())
+        )
     });
     let relationships = json!({"sessions": sessions_rel, "documents": documents_rel});
     resource(

@@ -78,7 +78,7 @@ async fn post_query_filter_reads_a_bounded_page() {
 
     // A tampered cursor, or the same cursor from another tenant, still answers 400.
     let cursor = next
-        .split("page[after]=")
+        .split("page%5Bafter%5D=")
         .nth(1)
         .expect("cursor")
         .to_owned();

@@ -1,0 +1,55 @@
+"""Schemathesis hooks for the contract fuzz run (infra/fuzz.sh).
+
+One hook, which removes cases rather than failures, and one workaround for Python 3.11.7
+(below). The hook drops a request whose body is declared as
+JSON (or any text type) but is not valid UTF-8. `cargo lambda watch`, which stands in for API
+Gateway locally, must put such a body into the event as a JSON string and cannot: it answers
+500 before any function runs (cargo-lambda-watch `trigger_router.rs`, `String::from_utf8`).
+API Gateway hands the function that body, and what the function does with it (400
+`invalid_json`) is tested through real REST proxy events in `tests/api/apigw.rs`. Every
+other generated case, malformed JSON included, is sent as generated.
+"""
+
+import hypothesis.internal.lambda_sources as _lambda_sources
+import schemathesis
+
+# A workaround for the tool, not for the API: on Python 3.11.7 (this machine's), `ast.parse`
+# called deep in Hypothesis's strategy stack can raise `SystemError: AST constructor
+# recursion depth mismatch` (CPython gh-106905, fixed in later 3.11 releases). Hypothesis
+# parses source only to print a filter lambda's description, and the error escapes as a
+# "flaky" runtime error of the run. The description falls back to "<unknown>", as
+# Hypothesis does for any source it cannot read.
+_describe = _lambda_sources._lambda_description
+
+
+def _lambda_description(f, *args, **kwargs):
+    try:
+        return _describe(f, *args, **kwargs)
+    except SystemError:
+        return "lambda: <unknown>"
+
+
+_lambda_sources._lambda_description = _lambda_description
+
+TEXT_TYPES = ("application/json", "application/vnd.api+json", "text/")
+
+
+def _raw_bytes(body):
+    if isinstance(body, (bytes, bytearray)):
+        return bytes(body)
+    # Schemathesis wraps generated binary payloads; they carry their bytes in `.data`.
+    data = getattr(body, "data", None)
+    return bytes(data) if isinstance(data, (bytes, bytearray)) else None
+
+
+@schemathesis.hook
+def filter_case(ctx, case):
+    media_type = (case.media_type or "").lower()
+    raw = _raw_bytes(case.body)
+    if raw is None or not media_type.startswith(TEXT_TYPES):
+        return True
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
