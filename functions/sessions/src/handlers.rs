@@ -9,7 +9,6 @@ use axum::response::Response;
 use idv::domain::auth::Permission;
 use idv::domain::ids::{AccountId, DeviceId, SessionId};
 use idv::domain::session::{Action, Creator, EntityType, Session, SessionStatus};
-use idv::domain::validation::ProblemKind;
 use idv::domain::values::{Environment, Timestamp};
 use idv::http::extract::{Auth, Body, PathId, RawQuery};
 use idv::http::jsonapi::{created, ok, respond};
