@@ -117,20 +117,31 @@ async fn bodies_that_are_not_utf8_are_invalid_json_not_server_errors() {
     for (method, path) in [
         ("POST", "/v1/identity/webhook-endpoints".to_owned()),
         ("POST", format!("/v1/identity/sessions/{id}/decline")),
-        ("POST", format!("/v1/identity/sessions/{id}/mark-for-review")),
+        (
+            "POST",
+            format!("/v1/identity/sessions/{id}/mark-for-review"),
+        ),
         ("PATCH", format!("/v1/identity/sessions/{id}")),
         ("POST", "/v1/identity/sessions".to_owned()),
     ] {
         let mut event: serde_json::Value = serde_json::from_str(&rest_event(
             method,
             &path,
-            &[("X-Api-Key", &app.key), ("Content-Type", "application/json")],
+            &[
+                ("X-Api-Key", &app.key),
+                ("Content-Type", "application/json"),
+            ],
             Some(&bytes),
         ))
         .expect("json");
         event["isBase64Encoded"] = json!(true);
         let r = invoke(&app, &event.to_string()).await;
-        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{method} {path}: {}", r.json);
+        assert_eq!(
+            r.status,
+            StatusCode::BAD_REQUEST,
+            "{method} {path}: {}",
+            r.json
+        );
         assert_eq!(r.code(), "invalid_json", "{method} {path}");
     }
     let shown = app.get(&format!("/v1/identity/sessions/{id}")).await;

@@ -160,8 +160,16 @@ async fn a_redacted_session_leaves_no_personal_data_in_the_table() {
             Some(&json!({"meta": {"reason": "gdpr"}})),
         )
         .await;
-    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.json);
-    assert_eq!(refused.json["errors"][0]["source"]["pointer"], "/meta/reason");
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.json
+    );
+    assert_eq!(
+        refused.json["errors"][0]["source"]["pointer"],
+        "/meta/reason"
+    );
     assert_eq!(leaks(&app).await.len(), PII.len(), "nothing erased yet");
     let r = app
         .post(
