@@ -44,5 +44,7 @@ ARGS=(
 log "fuzzing the contract (Schemathesis, ${IDV_FUZZ_EXAMPLES:-50} examples per operation and the stateful links)"
 # tests/fuzz/hooks.py: drops only the non-UTF-8 JSON bodies the local gateway cannot carry.
 START=$(date +%s)
+# From .tools/: Schemathesis keeps a state folder (.schemathesis/) in its working directory.
+cd "$TOOLS"
 SCHEMATHESIS_HOOKS=hooks PYTHONPATH="$ROOT/tests/fuzz" "$SCHEMATHESIS" "${ARGS[@]}"
 log "contract fuzz passed in $(($(date +%s) - START)) s"

@@ -357,16 +357,15 @@ mod tests {
         let query = query_string(&params, Some(("page[after]", "a b+c/=")));
         // RFC 3986 query characters only: no brackets, spaces or other reserved delimiters.
         assert!(
-            query.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~%&=+".contains(&b)),
+            query
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._~%&=+".contains(&b)),
             "{query}"
         );
         let back = ListParams::parse(Some(&query), &["filter[status]"]).expect("parses");
         assert_eq!(back.filters, params.filters);
         assert_eq!((back.size, back.total), (2, true));
-        assert_eq!(
-            back.cursor,
-            Some((Direction::After, "a b+c/=".to_owned()))
-        );
+        assert_eq!(back.cursor, Some((Direction::After, "a b+c/=".to_owned())));
     }
 
     #[test]
