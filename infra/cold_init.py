@@ -13,7 +13,7 @@ median of --runs spawns is printed with the file's size.
 
 --env applies to every binary, --env-for only to the binary whose file name is NAME (the
 functions' own variables, as template.yaml sets them). --secrets-stand-in starts a stand-in
-Secrets Manager on a loopback port (AWS_ENDPOINT_URL_SECRETSMANAGER) that answers
+Secrets Manager on a loopback port (AWS_ENDPOINT_URL_SECRETS_MANAGER) that answers
 BatchGetSecretValue for any secret id with a 48-character value, so a function given
 IDV_*_ARN variables makes its cold-start call as on AWS (over plain HTTP: on AWS the call
 adds a TLS handshake and an in-region round trip).
@@ -130,7 +130,7 @@ def main():
     args = ap.parse_args()
     common = dict(e.split("=", 1) for e in args.env)
     if args.secrets_stand_in:
-        common["AWS_ENDPOINT_URL_SECRETSMANAGER"] = secrets_stand_in()
+        common["AWS_ENDPOINT_URL_SECRETS_MANAGER"] = secrets_stand_in()
     rows = []
     for b in args.binaries:
         extra = dict(common)
