@@ -58,3 +58,49 @@ if [ "${BENCH_CHECKS:-1}" = 1 ]; then
       awk -v name="$1/${2%\$}" '/time:/ { gsub(/[\[\]]/, ""); printf "%-42s %9s %-2s %9s %-2s %9s %-2s\n", name, $2, $3, $4, $5, $6, $7 }'
   done
 fi
+
+# The release bootstraps (the shipped profile: fat LTO, one codegen unit, stripped): each
+# one's size and cold init against the stand-in Lambda Runtime API of infra/cold_init.py
+# (spawn -> first /invocation/next, median of BENCH_COLD_RUNS, default 11). Packages are
+# built in groups that enable the same features of idv (none; `verify`; `webhooks`): built
+# all together, cargo would unify the features and compile idv once with the image checks
+# and the webhook sender for everyone; within a group the fat-LTO links run in parallel.
+# From clean this takes tens of minutes on 2 cores; BENCH_BOOTSTRAPS=0 skips it.
+if [ "${BENCH_BOOTSTRAPS:-1}" = 1 ]; then
+  GROUPS_OF_PACKAGES=("sessions accounts capture expiry" "documents document-events verifications"
+    "events webhooks")
+  BOOTSTRAPS=(sessions accounts capture expiry-stream expiry-sweep documents document-events
+    verifications events webhooks webhook-fanout webhook-delivery)
+  for group in "${GROUPS_OF_PACKAGES[@]}"; do
+    log "building the release bootstraps of: $group"
+    cargo build --quiet --release $(printf -- '-p %s ' $group)
+  done
+  # Each function's environment as template.yaml sets it, with dummy names and credentials
+  # (nothing at init calls AWS but the secrets' BatchGetSecretValue, which the stand-in
+  # answers), in an environment otherwise empty, as a Lambda's is.
+  arn="arn:aws:secretsmanager:us-east-1:123456789012:secret"
+  cursor="IDV_CURSOR_SECRET_ARN=$arn:CursorSecret-AbCdEf"
+  fingerprint="IDV_FINGERPRINT_SECRET_ARN=$arn:FingerprintSecret-GhIjKl"
+  sealing="IDV_WEBHOOK_KEY_ARN=$arn:WebhookSealingKey-MnOpQr"
+  queue="IDV_WEBHOOK_QUEUE_URL=https://sqs.us-east-1.amazonaws.com/123456789012/idv-deliveries"
+  checks="IDV_CHECKS_CONFIG={}"
+  echo
+  env -i PATH="$PATH" python3 infra/cold_init.py --runs "${BENCH_COLD_RUNS:-11}" --secrets-stand-in \
+    --label " (profile release, $(uname -m))" \
+    --env AWS_REGION=us-east-1 --env AWS_DEFAULT_REGION=us-east-1 \
+    --env AWS_ACCESS_KEY_ID=AKIDEXAMPLE --env AWS_SECRET_ACCESS_KEY=secret \
+    --env AWS_SESSION_TOKEN=token --env IDV_TABLE=idv --env IDV_BUCKET=idv-documents \
+    --env IDV_SESSION_LIFETIME_SECONDS=86400 --env IDV_KEY_CACHE_SECONDS=5 \
+    --env IDV_RATE_LIMIT_PER_SECOND=50 --env RUST_LOG=info \
+    --env-for sessions "$cursor" --env-for accounts "$cursor" \
+    --env-for documents "$cursor" --env-for documents "$fingerprint" --env-for documents "$checks" \
+    --env-for document-events "$fingerprint" --env-for document-events "$checks" \
+    --env-for verifications "$cursor" --env-for verifications "$fingerprint" \
+    --env-for verifications "$checks" \
+    --env-for events "$cursor" --env-for events "$queue" \
+    --env-for webhooks "$cursor" --env-for webhooks "$sealing" --env-for webhooks "$queue" \
+    --env-for webhook-fanout "$queue" \
+    --env-for webhook-delivery "$sealing" --env-for webhook-delivery "$queue" \
+    --env-for capture "IDV_UPLOAD_ORIGIN=https://idv-documents.s3.us-east-1.amazonaws.com" \
+    "${BOOTSTRAPS[@]/#/$CARGO_TARGET_DIR/release/}"
+fi

@@ -8,10 +8,19 @@ bootstrap does before it can take an event (loading, TLS and SDK clients, config
 secrets from the environment). The request is never answered: the process is killed. The
 median of --runs spawns is printed with the file's size.
 
-    infra/cold_init.py [--runs 5] [--env KEY=VALUE ...] BINARY...
+    infra/cold_init.py [--runs 5] [--env KEY=VALUE ...] [--env-for NAME KEY=VALUE ...]
+                       [--secrets-stand-in] BINARY...
+
+--env applies to every binary, --env-for only to the binary whose file name is NAME (the
+functions' own variables, as template.yaml sets them). --secrets-stand-in starts a stand-in
+Secrets Manager on a loopback port (AWS_ENDPOINT_URL_SECRETS_MANAGER) that answers
+BatchGetSecretValue for any secret id with a 48-character value, so a function given
+IDV_*_ARN variables makes its cold-start call as on AWS (over plain HTTP: on AWS the call
+adds a TLS handshake and an in-region round trip).
 """
 import argparse
 import http.server
+import json
 import os
 import statistics
 import subprocess
@@ -50,6 +59,35 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
+class SecretsHandler(http.server.BaseHTTPRequestHandler):
+    """Secrets Manager's BatchGetSecretValue (JSON 1.1), every id answered."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self):
+        length = int(self.headers.get("content-length", "0"))
+        ids = json.loads(self.rfile.read(length) or b"{}").get("SecretIdList", [])
+        values = [{"ARN": i, "Name": i.rsplit(":", 1)[-1], "SecretString": "s" * 48,
+                   "VersionId": "v1", "VersionStages": ["AWSCURRENT"], "CreatedDate": 1.7e9}
+                  for i in ids]
+        body = json.dumps({"SecretValues": values, "Errors": []}).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/x-amz-json-1.1")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def secrets_stand_in():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SecretsHandler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}"
+
+
 def one(binary, extra_env):
     server = Runtime()
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -85,12 +123,18 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--env", action="append", default=[])
+    ap.add_argument("--env-for", nargs=2, action="append", default=[], metavar=("NAME", "KEY=VALUE"))
+    ap.add_argument("--secrets-stand-in", action="store_true")
     ap.add_argument("--label", default="")
     ap.add_argument("binaries", nargs="+")
     args = ap.parse_args()
-    extra = dict(e.split("=", 1) for e in args.env)
+    common = dict(e.split("=", 1) for e in args.env)
+    if args.secrets_stand_in:
+        common["AWS_ENDPOINT_URL_SECRETS_MANAGER"] = secrets_stand_in()
     rows = []
     for b in args.binaries:
+        extra = dict(common)
+        extra.update(kv.split("=", 1) for name, kv in args.env_for if name == os.path.basename(b))
         times, error = [], None
         for _ in range(args.runs):
             ms, error = one(b, extra)

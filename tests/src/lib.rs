@@ -298,6 +298,7 @@ pub fn test_webhooks(
 ) -> Webhooks {
     let sqs = aws_sdk_sqs::Client::from_conf(
         aws_sdk_sqs::config::Builder::new()
+            .http_client(idv::config::https_client())
             .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
             .region(aws_sdk_sqs::config::Region::new("us-east-1"))
             .credentials_provider(aws_sdk_sqs::config::Credentials::new(
@@ -667,6 +668,7 @@ impl TestApp {
 /// as its tables).
 pub fn streams_client(endpoint: &str) -> aws_sdk_dynamodbstreams::Client {
     let config = aws_sdk_dynamodbstreams::Config::builder()
+        .http_client(idv::config::https_client())
         .behavior_version(aws_sdk_dynamodbstreams::config::BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(aws_sdk_dynamodbstreams::config::Region::new("us-east-1"))
@@ -705,6 +707,7 @@ impl TestApp {
             panic!("IDV_TEST_TTL_DYNAMODB_ENDPOINT is not set: run the tests with infra/test.sh")
         });
         let config = aws_sdk_dynamodb::Config::builder()
+            .http_client(idv::config::https_client())
             .behavior_version(BehaviorVersion::latest())
             .endpoint_url(&endpoint)
             .region(Region::new("us-east-1"))

@@ -139,7 +139,10 @@ fn failed_items(response: &serde_json::Value) -> Vec<String> {
 async fn stream(args: &[String]) -> Result<(), String> {
     let base = arg(args, "--invoke").unwrap_or_else(|| "http://127.0.0.1:9000".into());
     let config = Config::from_env().map_err(|e| e.to_string())?;
-    let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(idv::config::https_client())
+        .load()
+        .await;
     let mut streams = aws_sdk_dynamodbstreams::config::Builder::from(&shared);
     if std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB_STREAMS").is_none() {
         if let Ok(url) = std::env::var("AWS_ENDPOINT_URL_DYNAMODB") {

@@ -34,6 +34,7 @@ async fn start(defaults: QueueConfig) -> Local {
     let queues = LocalQueues::with_defaults(defaults);
     tokio::spawn(serve(queues.clone(), listener));
     let config = aws_sdk_sqs::Config::builder()
+        .http_client(idv::config::https_client())
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("local", "local", None, None, "test"))

@@ -32,6 +32,7 @@ fn s3_endpoint() -> String {
 
 fn s3_client(endpoint: &str) -> aws_sdk_s3::Client {
     let config = aws_sdk_s3::Config::builder()
+        .http_client(idv::config::https_client())
         .behavior_version(BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(Region::new("us-east-1"))

@@ -201,6 +201,7 @@ mod tests {
         aws_sdk_secretsmanager::Client::from_conf(
             aws_sdk_secretsmanager::Config::builder()
                 .behavior_version(BehaviorVersion::latest())
+                .http_client(crate::config::https_client())
                 .endpoint_url(endpoint)
                 .region(Region::new("us-east-1"))
                 .credentials_provider(Credentials::new("a", "b", None, None, "test"))

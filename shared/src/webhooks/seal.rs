@@ -8,8 +8,8 @@
 //! material is hashed with SHA-256 into the 256-bit AES key, so any high-entropy text of at
 //! least 32 bytes serves.
 
-use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use base64::Engine;
+use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use sha2::{Digest, Sha256};
 
 use crate::config::ConfigError;

@@ -6,7 +6,7 @@
 //! are read.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -37,11 +37,13 @@ impl Outcome {
     }
 }
 
-/// Sends deliveries. Built once per cold start (it loads the platform's root
-/// certificates).
+/// Sends deliveries. Built once per cold start; the platform's root certificates are loaded
+/// at the first HTTPS delivery, not at the cold start: reading them (a bundle, and every
+/// file of a directory of certificates) takes milliseconds, and of the functions that hold a
+/// sender only the delivery worker sends.
 #[derive(Clone)]
 pub struct Sender {
-    tls: tokio_rustls::TlsConnector,
+    tls: Arc<OnceLock<tokio_rustls::TlsConnector>>,
     timeout: Duration,
 }
 
@@ -56,27 +58,34 @@ impl std::fmt::Debug for Sender {
 impl Sender {
     /// A sender whose attempts end after `timeout`.
     pub fn new(timeout: Duration) -> Sender {
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in rustls_native_certs::load_native_certs().certs {
-            let _ = roots.add(cert);
-        }
-        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::aws_lc_rs::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .map(|b| b.with_root_certificates(roots).with_no_client_auth());
-        let config = match config {
-            Ok(c) => c,
-            // The provider's defaults always include TLS 1.2 and 1.3; keep a working
-            // client rather than panic should that ever change.
-            Err(_) => rustls::ClientConfig::builder()
-                .with_root_certificates(rustls::RootCertStore::empty())
-                .with_no_client_auth(),
-        };
         Sender {
-            tls: tokio_rustls::TlsConnector::from(Arc::new(config)),
+            tls: Arc::default(),
             timeout,
         }
+    }
+
+    /// The TLS client: the platform's roots, ring's TLS 1.2 and 1.3 (built once per process).
+    fn tls(&self) -> &tokio_rustls::TlsConnector {
+        self.tls.get_or_init(|| {
+            let mut roots = rustls::RootCertStore::empty();
+            for cert in rustls_native_certs::load_native_certs().certs {
+                let _ = roots.add(cert);
+            }
+            let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .map(|b| b.with_root_certificates(roots).with_no_client_auth());
+            let config = match config {
+                Ok(c) => c,
+                // The provider's defaults always include TLS 1.2 and 1.3; keep a working
+                // client rather than panic should that ever change.
+                Err(_) => rustls::ClientConfig::builder()
+                    .with_root_certificates(rustls::RootCertStore::empty())
+                    .with_no_client_auth(),
+            };
+            tokio_rustls::TlsConnector::from(Arc::new(config))
+        })
     }
 
     /// POSTs `body` with `headers` to `target` over a connection to `addr`.
@@ -96,7 +105,7 @@ impl Sender {
             if target.https {
                 let name = ServerName::try_from(target.host.clone()).map_err(|_| "tls_failed")?;
                 let tls = self
-                    .tls
+                    .tls()
                     .connect(name, tcp)
                     .await
                     .map_err(|_| "tls_failed")?;
