@@ -21,23 +21,36 @@ const ALT_MAX: usize = 4;
 const SHORTLIST: usize = 6;
 
 /// Best score per character of [`ALPHABET`] for a cell of `TW*TH` ink values (0–1).
-/// All −1 when the cell is flat or the templates are missing. A first pass uses the
-/// middle blur of each cut only; the best [`SHORTLIST`] classes then meet every template
-/// (saves two thirds of the work, changes only scores far from the best).
+/// All −1 when the cell is flat or the templates are missing.
 pub fn scores(cell: &[f32]) -> [f32; 37] {
+    scores_best_of(&[cell])
+}
+
+/// Best score per character of [`ALPHABET`] over several cuts of the same cell (the cell
+/// moved by a fraction of a row up or down): each class keeps its best-aligned cut. A
+/// first pass uses the middle blur of each cut only; the best [`SHORTLIST`] classes then
+/// meet every template (saves two thirds of the work, changes only scores far from the
+/// best). Cuts that are flat or of the wrong size are skipped; all −1 when none is left.
+pub fn scores_best_of(cuts: &[&[f32]]) -> [f32; 37] {
     let mut best = [-1f32; 37];
-    if cell.len() != TW * TH {
+    let cuts: Vec<Vec<f32>> = cuts
+        .iter()
+        .filter(|c| c.len() == TW * TH)
+        .filter_map(|c| glyphs::normalise(c))
+        .collect();
+    if cuts.is_empty() {
         return best;
     }
-    let Some(v) = glyphs::normalise(cell) else {
-        return best;
+    let dot = |t: &glyphs::Template, v: &[f32]| -> f32 {
+        t.values.iter().zip(v).map(|(a, b)| a * b).sum()
     };
-    let dot = |t: &glyphs::Template| -> f32 { t.values.iter().zip(&v).map(|(a, b)| a * b).sum() };
     let all = glyphs::templates();
     for t in all.iter().filter(|t| t.variant % 3 == 1) {
-        let s = dot(t);
-        if let Some(b) = best.get_mut(t.class) {
-            *b = b.max(s);
+        for v in &cuts {
+            let s = dot(t, v);
+            if let Some(b) = best.get_mut(t.class) {
+                *b = b.max(s);
+            }
         }
     }
     let mut order: Vec<usize> = (0..ALPHABET.len()).collect();
@@ -47,9 +60,11 @@ pub fn scores(cell: &[f32]) -> [f32; 37] {
         .iter()
         .filter(|t| t.variant % 3 != 1 && short.contains(&t.class))
     {
-        let s = dot(t);
-        if let Some(b) = best.get_mut(t.class) {
-            *b = b.max(s);
+        for v in &cuts {
+            let s = dot(t, v);
+            if let Some(b) = best.get_mut(t.class) {
+                *b = b.max(s);
+            }
         }
     }
     best
