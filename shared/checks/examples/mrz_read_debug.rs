@@ -3,7 +3,7 @@
 //! confidence of every character that differs. Not a measurement (see `mrz_accuracy`).
 //!
 //! `cargo run --release -p idv-checks --features fixtures --example mrz_read_debug -- \
-//!   [--set clean] [--n 20] [--seed 1] [files…]`
+//!   [--set clean] [--n 20] [--seed 1] [--only K] [files…]`
 
 use idv_checks::fixtures::mrz_photo::{
     passport_photo_jpeg, sample_set, MrzTruth, Scene, SetKind, EVALUATED_ON,
@@ -14,6 +14,8 @@ use idv_checks::*;
 fn main() {
     let v: Vec<String> = std::env::args().skip(1).collect();
     let (mut set, mut n, mut seed, mut files) = (SetKind::ALL[0], 20usize, 1u64, Vec::new());
+    // `--only K`: just sample K of the set (samples are the same whatever `--n`).
+    let mut only: Option<usize> = None;
     let mut i = 0;
     while i < v.len() {
         let next = v.get(i + 1).cloned().unwrap_or_default();
@@ -25,6 +27,7 @@ fn main() {
                     .unwrap_or(set)
             }
             "--n" => n = next.parse().unwrap_or(n),
+            "--only" => only = next.parse().ok(),
             "--seed" => seed = next.parse().unwrap_or(seed),
             // Band measures on passports shot with a scene preset, one per seed.
             "--scene" => {
@@ -80,7 +83,11 @@ fn main() {
         }
         return;
     }
-    for s in sample_set(set, n, seed) {
+    let n = only.map_or(n, |k| n.max(k + 1));
+    for (k, s) in sample_set(set, n, seed).into_iter().enumerate() {
+        if only.is_some_and(|o| o != k) {
+            continue;
+        }
         let jpeg = s.mrz_jpeg();
         let Ok(img) = image::load_from_memory(&jpeg).map(|i| i.to_luma8()) else {
             continue;

@@ -1,9 +1,11 @@
 //! Stage times of a whole verification of the 2 MP passport photo the `mrz_photo` bench
 //! uses: JPEG decode and inspection, MRZ location, the reader, the whole engine. Medians of
 //! `--n` runs (default 15), one thread. A profile for finding the slow stage, not the
-//! benchmark itself.
+//! benchmark itself. `--cpu`: medians of this thread's on-CPU time instead of wall time
+//! (Linux `/proc/thread-self/schedstat`), the one-core cost on a machine whose other load
+//! would stretch the wall clock.
 //!
-//! `cargo run --release -p idv-checks --features fixtures --example mrz_stage_times`
+//! `cargo run --release -p idv-checks --features fixtures --example mrz_stage_times -- [--n 15] [--cpu]`
 
 use std::time::Instant;
 
@@ -15,12 +17,28 @@ fn median(mut v: Vec<f64>) -> f64 {
     v.get(v.len() / 2).copied().unwrap_or(0.0)
 }
 
+/// Nanoseconds this thread has run on a CPU, when the kernel tells.
+fn cpu_ns() -> Option<u64> {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 fn time<T>(n: usize, mut f: impl FnMut() -> T) -> f64 {
+    let cpu = std::env::args().any(|a| a == "--cpu");
     let mut v = Vec::with_capacity(n);
     for _ in 0..n {
         let t = Instant::now();
+        let c0 = cpu_ns();
         std::hint::black_box(f());
-        v.push(t.elapsed().as_secs_f64() * 1000.0);
+        let c1 = cpu_ns();
+        v.push(match (cpu, c0, c1) {
+            (true, Some(a), Some(b)) => b.saturating_sub(a) as f64 / 1e6,
+            _ => t.elapsed().as_secs_f64() * 1000.0,
+        });
     }
     median(v)
 }
