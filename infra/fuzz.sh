@@ -46,5 +46,11 @@ log "fuzzing the contract (Schemathesis, ${IDV_FUZZ_EXAMPLES:-50} examples per o
 START=$(date +%s)
 # From .tools/: Schemathesis keeps a state folder (.schemathesis/) in its working directory.
 cd "$TOOLS"
-SCHEMATHESIS_HOOKS=hooks PYTHONPATH="$ROOT/tests/fuzz" "$SCHEMATHESIS" "${ARGS[@]}"
+# The API's operations; not the four public, static ones the capture function serves (the
+# page, its script and style, this document), tagged Public. Fuzzed through `cargo lambda
+# watch`, about one generated request in 200 to them came back as the emulator's own 500
+# (its `httpstatuses.com` problem body, no error in the function's log), and the same
+# requests replayed by hand answer 200. Their answers are pinned by `cargo test -p capture`
+# (policy, ETag and 304, the served document equal to openapi.yaml) and the browser test.
+SCHEMATHESIS_HOOKS=hooks PYTHONPATH="$ROOT/tests/fuzz" "$SCHEMATHESIS" "${ARGS[@]}" --exclude-tag Public
 log "contract fuzz passed in $(($(date +%s) - START)) s"

@@ -14,7 +14,6 @@
 //! | `AWS_ENDPOINT_URL_S3` | S3 endpoint override (the local S3 server) | AWS |
 //! | `RUST_LOG` | log filter: `level` or `target=level` directives, comma-separated ([`init_tracing`]) | `info` |
 
-use std::sync::OnceLock;
 use std::time::Duration;
 
 /// Why the configuration is unusable.
@@ -231,25 +230,23 @@ fn process_timeouts() -> AwsTimeouts {
 /// same client over aws-lc, a larger crypto library: about 2 MB of each bootstrap (sessions
 /// went from 12.6 to 10.1 MB with this and [`log_filter`]). Like the SDK's default, it
 /// honours `HTTPS_PROXY`/`NO_PROXY` and the connect timeout of the client's configuration.
-/// One client (one connection pool) per process; clones share it.
+/// A new client (its own connection pool) per call: clients built from one `SdkConfig`
+/// share it. Not a process-wide static: a pool's connection tasks live on the tokio runtime
+/// that first used them, and a process with more than one runtime (every `#[tokio::test]`)
+/// would find them gone ("dispatch task is gone").
 pub fn https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
-    static CLIENT: OnceLock<aws_sdk_dynamodb::config::SharedHttpClient> = OnceLock::new();
-    CLIENT
-        .get_or_init(|| {
-            use aws_smithy_http_client::{proxy::ProxyConfig, tls, Builder, ConnectorBuilder};
-            Builder::new().build_with_connector_fn(|settings, components| {
-                let mut connector = ConnectorBuilder::default().tls_provider(
-                    tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring),
-                );
-                connector.set_connector_settings(settings.cloned());
-                if let Some(components) = components {
-                    connector.set_sleep_impl(components.sleep_impl());
-                }
-                connector.set_proxy_config(Some(ProxyConfig::from_env()));
-                connector.build()
-            })
-        })
-        .clone()
+    use aws_smithy_http_client::{proxy::ProxyConfig, tls, Builder, ConnectorBuilder};
+    Builder::new().build_with_connector_fn(|settings, components| {
+        let mut connector = ConnectorBuilder::default().tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ));
+        connector.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            connector.set_sleep_impl(components.sleep_impl());
+        }
+        connector.set_proxy_config(Some(ProxyConfig::from_env()));
+        connector.build()
+    })
 }
 
 /// The standard AWS configuration chain (region, credentials, `AWS_ENDPOINT_URL_*`) with

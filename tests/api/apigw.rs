@@ -107,7 +107,8 @@ fn rest_event(method: &str, path: &str, headers: &[(&str, &str)], body: Option<&
 
 /// A body that is not UTF-8 under a JSON content type (what a fuzzer sends; API Gateway passes
 /// it base64-encoded when the API treats it as binary) is refused as `invalid_json` by every
-/// body-reading endpoint, never a 5xx, and nothing is written.
+/// body-reading endpoint, never a 5xx, and nothing is written; a key header beyond ASCII is
+/// no key (401).
 #[tokio::test]
 async fn bodies_that_are_not_utf8_are_invalid_json_not_server_errors() {
     use base64::Engine as _;
@@ -144,6 +145,15 @@ async fn bodies_that_are_not_utf8_are_invalid_json_not_server_errors() {
         );
         assert_eq!(r.code(), "invalid_json", "{method} {path}");
     }
+    // A header value beyond ASCII (API Gateway passes it on as UTF-8): unreadable, so no key.
+    let event = rest_event(
+        "GET",
+        &format!("/v1/identity/sessions/{id}"),
+        &[("X-Api-Key", &format!("{}é", app.key))],
+        None,
+    );
+    let r = invoke(&app, &event).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.json);
     let shown = app.get(&format!("/v1/identity/sessions/{id}")).await;
     assert_eq!(shown.attr("status"), "created");
     let endpoints = app.get("/v1/identity/webhook-endpoints").await;

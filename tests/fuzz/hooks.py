@@ -1,8 +1,8 @@
 """Schemathesis hooks for the contract fuzz run (infra/fuzz.sh).
 
 One hook, which removes cases rather than failures, and one workaround for Python 3.11.7
-(below). The hook drops a request whose body is declared as
-JSON (or any text type) but is not valid UTF-8. `cargo lambda watch`, which stands in for API
+(below). The hook drops two kinds of request the local gateway cannot carry: a header value
+beyond ASCII, and a body declared as JSON (or any text type) that is not valid UTF-8. `cargo lambda watch`, which stands in for API
 Gateway locally, must put such a body into the event as a JSON string and cannot: it answers
 500 before any function runs (cargo-lambda-watch `trigger_router.rs`, `String::from_utf8`).
 API Gateway hands the function that body, and what the function does with it (400
@@ -42,8 +42,23 @@ def _raw_bytes(body):
     return bytes(data) if isinstance(data, (bytes, bytearray)) else None
 
 
+def _ascii_headers(case):
+    for value in (case.headers or {}).values():
+        if isinstance(value, bytes):
+            value = value.decode("latin-1")
+        if any(ord(c) > 0x7E for c in str(value)):
+            return False
+    return True
+
+
 @schemathesis.hook
 def filter_case(ctx, case):
+    # Header values beyond ASCII (HTTP's obs-text): the emulator fails to serialise the
+    # event and answers 500 for every route, before any function runs. The functions'
+    # answer (the value is unreadable: no key is 401, an If-None-Match matches nothing) is
+    # tested through REST proxy events in tests/api/apigw.rs.
+    if not _ascii_headers(case):
+        return False
     media_type = (case.media_type or "").lower()
     raw = _raw_bytes(case.body)
     if raw is None or not media_type.startswith(TEXT_TYPES):
