@@ -291,3 +291,27 @@ fn the_client_token_scheme_is_on_exactly_the_operations_that_accept_one() {
     }
     assert_eq!(declared, accepting);
 }
+
+/// The document's `CountryCode` enum is exactly what the API accepts: every listed code
+/// parses, and every two-letter code that parses is listed.
+#[test]
+fn country_codes_agree_with_the_reader() {
+    let doc = document();
+    let listed: BTreeSet<String> = doc["components"]["schemas"]["CountryCode"]["enum"]
+        .as_array()
+        .expect("CountryCode enum")
+        .iter()
+        .map(|c| c.as_str().expect("string").to_owned())
+        .collect();
+    let mut accepted = BTreeSet::new();
+    for a in b'A'..=b'Z' {
+        for b in b'A'..=b'Z' {
+            let code = String::from_utf8(vec![a, b]).expect("ascii");
+            if idv::domain::values::CountryCode::parse(&code).is_some() {
+                accepted.insert(code);
+            }
+        }
+    }
+    assert_eq!(listed, accepted);
+    assert_eq!(listed.len(), 249);
+}
