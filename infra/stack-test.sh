@@ -32,8 +32,11 @@ infra/smoke.sh "$BASE" "$KEY"
 SESSION=$(curl -sf -X POST "$BASE/v1/identity/sessions" -H "X-Api-Key: $KEY" \
   -H "Content-Type: application/json" -d '{"data": {"type": "session", "attributes": {"entity_type": "person"}}}' |
   python3 -c "import json,sys; print(json.load(sys.stdin)['data']['id'])")
+# The whole output, then its first line (`| head -1` would close the pipe under the CLI's
+# later lines: a broken-pipe exit, now and then).
 LINK=$(export_local_aws_env "$IDV_DYNAMODB_PORT" && IDV_TABLE=idv ./target/debug/idv-admin capture-link \
-  --session "$SESSION" --steps idv,address --base-url "$BASE" | head -1)
+  --session "$SESSION" --steps idv,address --base-url "$BASE")
+LINK="${LINK%%$'\n'*}"
 case "$LINK" in
   "$BASE/v1/identity/capture#token=ct_"*) ;;
   *) echo "capture-link printed: $LINK"; exit 1 ;;
