@@ -68,3 +68,26 @@ def filter_case(ctx, case):
     except UnicodeDecodeError:
         return False
     return True
+
+
+# The emulator's own 500 (`cargo lambda watch` answers with this problem body, as text/plain;
+# the functions' errors are JSON:API documents) came back now and then, about one request in
+# several thousand, for requests that answer normally when sent again. The request is sent
+# once more, as it was: if the second answer is not a 5xx the failure is the emulator's and
+# is dropped; if it is a 5xx again the failure stands. A function that crashes on an input
+# crashes on it every time (the functions are deterministic), so it is still reported.
+EMULATOR_500 = b'"type":"https://httpstatuses.com/500"'
+
+
+@schemathesis.hook
+def filter_failure(ctx, failure, case, response):
+    if response.status_code < 500 or EMULATOR_500 not in (response.content or b""):
+        return True
+    import requests
+
+    try:
+        with requests.Session() as session:
+            again = session.send(response.request.copy(), timeout=30)
+    except requests.RequestException:
+        return True
+    return again.status_code >= 500
