@@ -673,8 +673,8 @@ async fn the_feed_costs_one_round_trip_per_read_and_none_per_change() {
         call(0, Method::GET, "/v1/identity/events".into()).await,
         StatusCode::OK
     );
-    ops.0.store(0, std::sync::atomic::Ordering::Relaxed);
-    let take = || ops.0.swap(0, std::sync::atomic::Ordering::Relaxed);
+    ops.take();
+    let take = || ops.take().len();
 
     let status = call(
         1,

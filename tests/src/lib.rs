@@ -220,29 +220,78 @@ pub fn feed_events(tenancy: &Tenancy, n: usize) -> Vec<(Tenancy, idv::domain::fe
         .collect()
 }
 
-/// Counts the DynamoDB operations a client runs (one per call, retries included): add it
-/// with `.interceptor(ops.clone())` to a client's config and read [`Operations::count`].
+/// One DynamoDB operation as a client sent it: the inputs the round-trip assertions count
+/// and the bench replays (other operations keep only their name).
+#[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)]
+pub enum Operation {
+    /// A GetItem.
+    GetItem(aws_sdk_dynamodb::operation::get_item::GetItemInput),
+    /// A Query.
+    Query(aws_sdk_dynamodb::operation::query::QueryInput),
+    /// A TransactWriteItems.
+    TransactWriteItems(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsInput),
+    /// Any other operation, by the start of its input's debug form.
+    Other(String),
+}
+
+impl Operation {
+    /// The operation's name, a transaction with its item count (`TransactWrite(3)`).
+    pub fn describe(&self) -> String {
+        match self {
+            Operation::GetItem(_) => "GetItem".to_owned(),
+            Operation::Query(_) => "Query".to_owned(),
+            Operation::TransactWriteItems(t) => {
+                format!("TransactWrite({})", t.transact_items().len())
+            }
+            Operation::Other(s) => s.clone(),
+        }
+    }
+}
+
+/// Records the DynamoDB operations a client runs, one per call (an SDK retry of the same call
+/// is not another): add it with `.interceptor(ops.clone())` to a client's config, then read
+/// [`Operations::count`] or [`Operations::take`].
 #[derive(Debug, Clone, Default)]
-pub struct Operations(pub Arc<std::sync::atomic::AtomicUsize>);
+pub struct Operations(Arc<std::sync::Mutex<Vec<Operation>>>);
 
 impl Operations {
-    /// Operations so far.
+    /// Operations recorded since the last [`take`](Self::take).
     pub fn count(&self) -> usize {
-        self.0.load(std::sync::atomic::Ordering::Relaxed)
+        self.0.lock().expect("operations").len()
+    }
+
+    /// The operations recorded so far, emptying the record.
+    pub fn take(&self) -> Vec<Operation> {
+        std::mem::take(&mut *self.0.lock().expect("operations"))
     }
 }
 
 impl aws_sdk_dynamodb::config::Intercept for Operations {
     fn name(&self) -> &'static str {
-        "count DynamoDB operations"
+        "record DynamoDB operations"
     }
 
     fn read_before_execution(
         &self,
-        _: &aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef<'_>,
+        ctx: &aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef<'_>,
         _: &mut aws_sdk_dynamodb::config::ConfigBag,
     ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
-        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        use aws_sdk_dynamodb::operation::{
+            get_item::GetItemInput, query::QueryInput,
+            transact_write_items::TransactWriteItemsInput,
+        };
+        let input = ctx.input();
+        let op = if let Some(i) = input.downcast_ref::<GetItemInput>() {
+            Operation::GetItem(i.clone())
+        } else if let Some(i) = input.downcast_ref::<QueryInput>() {
+            Operation::Query(i.clone())
+        } else if let Some(i) = input.downcast_ref::<TransactWriteItemsInput>() {
+            Operation::TransactWriteItems(i.clone())
+        } else {
+            Operation::Other(format!("{input:?}").chars().take(60).collect())
+        };
+        self.0.lock().expect("operations").push(op);
         Ok(())
     }
 }

@@ -291,31 +291,6 @@ async fn key_flood_does_not_evict_valid_keys() {
     );
 }
 
-/// Counts the DynamoDB operations a client runs (one per call, retries included).
-#[derive(Debug, Clone, Default)]
-struct Operations(Arc<std::sync::atomic::AtomicUsize>);
-
-impl aws_sdk_dynamodb::config::Intercept for Operations {
-    fn name(&self) -> &'static str {
-        "count DynamoDB operations"
-    }
-
-    fn read_before_execution(
-        &self,
-        _: &aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef<'_>,
-        _: &mut aws_sdk_dynamodb::config::ConfigBag,
-    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
-        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Ok(())
-    }
-}
-
-impl Operations {
-    fn take(&self) -> usize {
-        self.0.swap(0, std::sync::atomic::Ordering::Relaxed)
-    }
-}
-
 /// What the limit costs: DynamoDB operations and latency per request, with and without it,
 /// in process against DynamoDB Local (the README's access-pattern table quotes the printed
 /// numbers; run with `--nocapture`). An admitted request costs exactly one more operation
@@ -324,7 +299,7 @@ impl Operations {
 #[tokio::test]
 async fn rate_limit_costs_one_conditional_write_per_request() {
     let app = TestApp::new().await;
-    let ops = Operations::default();
+    let ops = idv_tests::Operations::default();
     let client = aws_sdk_dynamodb::Client::from_conf(
         app.client
             .config()
@@ -378,11 +353,11 @@ async fn rate_limit_costs_one_conditional_write_per_request() {
         let (status, took) = get(unlimited.clone()).await;
         assert_eq!(status, StatusCode::OK);
         base_times.push(took);
-        base_ops += ops.take();
+        base_ops += ops.take().len();
         let (status, took) = get(limited.clone()).await;
         assert_eq!(status, StatusCode::OK);
         limited_times.push(took);
-        limited_ops += ops.take();
+        limited_ops += ops.take().len();
     }
     let seconds = started.elapsed().as_secs() as usize + 1;
     let (base_p50, limited_p50) = (p50(base_times), p50(limited_times));
@@ -427,11 +402,11 @@ async fn rate_limit_costs_one_conditional_write_per_request() {
         let window = unix_second();
         ops.take();
         let admitted = get(refused_key.clone()).await;
-        let admitted_ops = ops.take();
+        let admitted_ops = ops.take().len();
         let refused = get(refused_key.clone()).await;
-        let refused_ops = ops.take();
+        let refused_ops = ops.take().len();
         let again = get(refused_key.clone()).await;
-        let again_ops = ops.take();
+        let again_ops = ops.take().len();
         if unix_second() != window {
             continue;
         }
