@@ -250,7 +250,40 @@ impl Proxy {
         }
         let origin = header(request.headers(), "origin").map(str::to_owned);
         let method = request.method().as_str().to_owned();
-        let mut response = match self.forward(request).await {
+        // The body is read whole before it is forwarded. Streamed, a write-once PUT that
+        // s3s-fs refuses on its headers alone (412: the object exists) raced its body: the
+        // server answered and closed while the body was still being copied, and the copy's
+        // write error hid the answer (a 502 instead of the 412 S3 gives; seen in CI). Whole,
+        // the body is on the socket at once, and a connection that still fails before any
+        // answer is tried once more (S3 stores nothing from a request it did not read).
+        let (parts, body) = request.into_parts();
+        let body = match body.collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(e) => {
+                return s3_error(
+                    StatusCode::BAD_REQUEST,
+                    "IncompleteBody",
+                    &format!("the request body could not be read: {e}"),
+                    None,
+                )
+            }
+        };
+        let request = |parts: &hyper::http::request::Parts| {
+            let mut r = Request::new(Full::new(body.clone()));
+            *r.method_mut() = parts.method.clone();
+            *r.uri_mut() = parts.uri.clone();
+            *r.version_mut() = parts.version;
+            *r.headers_mut() = parts.headers.clone();
+            r
+        };
+        let forwarded = match self.forward(request(&parts)).await {
+            Err(e) => {
+                tracing::debug!(error = %e, "forwarding to S3 failed once; trying again");
+                self.forward(request(&parts)).await
+            }
+            ok => ok,
+        };
+        let mut response = match forwarded {
             Ok(response) => response.map(BodyExt::boxed),
             Err(e) => {
                 tracing::warn!(error = %e, upstream = %self.upstream, "forwarding to S3 failed");
@@ -337,7 +370,7 @@ impl Proxy {
 
     /// Sends `request` as it came (same method, target, headers and streamed body) on a
     /// fresh connection to s3s-fs and returns its answer, whose body streams back too.
-    async fn forward(&self, request: Request<Incoming>) -> Result<Response<Incoming>, String> {
+    async fn forward(&self, request: Request<Full<Bytes>>) -> Result<Response<Incoming>, String> {
         let stream = tokio::net::TcpStream::connect(&self.upstream)
             .await
             .map_err(|e| e.to_string())?;

@@ -474,3 +474,32 @@ async fn a_six_mib_upload_streams_through_with_its_checksum() {
     local.objects.delete(key).await.expect("delete");
     assert_eq!(local.objects.size(key).await.expect("head"), None);
 }
+
+/// A second write-once PUT of a photo-sized body is refused with S3's 412, every time: s3s-fs
+/// answers on the headers alone and closes, and a proxy that streamed the body on answered
+/// 502 when its copy lost that race (seen once in CI on `infra/smoke.sh`'s 293 KB JPEG).
+#[tokio::test]
+async fn a_repeated_large_put_is_refused_with_412_not_a_proxy_error() {
+    let local = start("*").await;
+    let body: Vec<u8> = (0..2 * 1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let key = "sessions/s3/documents/d3/file-0";
+    let presigned = local
+        .objects
+        .presign_put(key, "image/jpeg", body.len() as u64, None)
+        .await
+        .expect("presign");
+    let extra = [("origin", PAGE), ("expect", "100-continue")];
+    let first = put(&presigned.url, &presigned.headers, &extra, &body).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text());
+    for attempt in 0..10 {
+        let again = put(&presigned.url, &presigned.headers, &extra, &body).await;
+        assert_eq!(
+            again.status,
+            StatusCode::PRECONDITION_FAILED,
+            "attempt {attempt}: {}",
+            again.text()
+        );
+    }
+}
