@@ -17,7 +17,7 @@
 //!   allow headers. An `OPTIONS` without `Origin` is S3's 400.
 //! * every other request is forwarded unchanged — method, path and query, every header
 //!   (`Host` included, so the signature made for the proxy's host:port still verifies),
-//!   the body streamed — and s3s-fs's answer comes back unchanged, plus, when the request
+//!   the body read whole first (see `Proxy::handle`) — and s3s-fs's answer comes back unchanged, plus, when the request
 //!   has an `Origin` the rule allows for its method, `Access-Control-Allow-Origin`,
 //!   `Access-Control-Expose-Headers` and `Vary`.
 //!
