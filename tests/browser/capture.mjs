@@ -667,6 +667,12 @@ async function runThroughput() {
   fs.writeFileSync(big, noisePng(1600, 1042));
   const size = fs.statSync(big).size;
   await (await page.$("#file-front")).uploadFile(big);
+  // The slot already says "ok" for the camera photo: wait for the verdict on this file, or
+  // the form is submitted while the page is still checking it (a race seen in CI).
+  await page.waitForFunction(
+    () => /photo-5mb/.test(document.getElementById("msg-front").textContent),
+    { timeout: 30000 },
+  );
   const msg = await waitSlot(ctx, "front");
   check(/\bok\b/.test(msg.cls), "[throughput] the 5 MB photo passes the client checks", msg.text);
   let started = 0;
